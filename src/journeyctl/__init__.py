@@ -1,0 +1,20 @@
+"""journeyctl: funnel and drop-off analysis of customer-journey event exports."""
+
+__version__ = "0.1.0"
+
+from journeyctl.api import analyze
+from journeyctl.config import JourneyConfig, load_config
+from journeyctl.errors import ConfigError, InputError, JourneyctlError, UsageError
+from journeyctl.result import AnalysisResult
+
+__all__ = [
+    "AnalysisResult",
+    "ConfigError",
+    "InputError",
+    "JourneyConfig",
+    "JourneyctlError",
+    "UsageError",
+    "__version__",
+    "analyze",
+    "load_config",
+]

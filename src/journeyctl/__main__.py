@@ -1,0 +1,3 @@
+from journeyctl.cli import app
+
+app(prog_name="journeyctl")

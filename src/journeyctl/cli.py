@@ -1,0 +1,119 @@
+"""The ``journeyctl`` command: options → one call into ``api`` → render → exit code."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from journeyctl import __version__, api
+from journeyctl.config.loading import load_config
+from journeyctl.errors import ExitCode, JourneyctlError
+from journeyctl.output import stdout_is_terminal, write_output
+from journeyctl.render import Format, render
+
+app = typer.Typer(
+    name="journeyctl",
+    help="Funnel and drop-off analysis of customer-journey event exports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+JOURNEY_YAML = Path("journey.yaml")
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"journeyctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback of an internal error.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Funnel and drop-off analysis of customer-journey event exports.
+
+    A journey YAML names the stages (awareness → interest → … → advocacy) and how event rows
+    match them; journeyctl counts who reaches each stage, where they leave, and why a stage
+    is a pain point. Exit codes: 0 ok, 1 a KPI failed, 2 invalid input, 3 internal error.
+    """
+    _state["debug"] = debug
+
+
+@contextmanager
+def reporting_errors() -> Iterator[None]:
+    """Map errors to exit codes: ours are one plain line (+ hint) on stderr; others are bugs."""
+    try:
+        yield
+    except JourneyctlError as err:
+        typer.echo(f"error: {err}", err=True)  # plain text: never wrapped, never markup
+        raise typer.Exit(err.exit_code) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as err:
+        if _state["debug"]:
+            traceback.print_exc()
+        else:
+            typer.echo(
+                f"internal error: {type(err).__name__}: {err}\n"
+                "  this is a bug in journeyctl; rerun with --debug for the traceback and report it",
+                err=True,
+            )
+        raise typer.Exit(ExitCode.INTERNAL) from None
+
+
+@app.command()
+def analyze(
+    events: Annotated[
+        list[str], typer.Argument(help="Event files or quoted globs, e.g. 'exports/*.csv'.")
+    ],
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="Journey YAML (stages, columns, window).")
+    ] = JOURNEY_YAML,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="table for people; json or csv for tools.")
+    ] = Format.table,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
+    ] = None,
+    width: Annotated[
+        int | None, typer.Option(help="Table width in characters (default: the terminal's).")
+    ] = None,
+) -> None:
+    """Show how many users reach each stage of the journey, and where they leave.
+
+    Prints the funnel (users, step and cumulative conversion, users lost, drop-off, median
+    time to convert, pain points with reasons), then session, bounce and cart metrics.
+
+    Example: journeyctl analyze sample_data/store_events.csv -c configs/ecommerce.yaml
+    """
+    with reporting_errors():
+        result = api.analyze(events, load_config(config))
+        to_terminal = output is None and stdout_is_terminal()
+        text = render(result, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
+        write_output(text, output, inputs=[config, *map(Path, events)])
+
+
+def _terminal_width(to_terminal: bool) -> int:
+    if "COLUMNS" in os.environ or to_terminal:
+        return max(80, shutil.get_terminal_size((120, 24)).columns)
+    return 120

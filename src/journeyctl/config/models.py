@@ -1,0 +1,219 @@
+"""The journey definition: what a YAML file may say, checked strictly (unknown keys are errors)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+
+from journeyctl.config.durations import duration_text, parse_duration
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(duration_text, return_type=str),
+]
+Scalar = str | int | float | bool
+STAGE_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _as_list(value: object) -> object:
+    """Let a single event name stand for a one-element list."""
+    return [value] if isinstance(value, str) else value
+
+
+NameList = Annotated[list[str], BeforeValidator(_as_list)]
+
+
+class Condition(Strict):
+    """A test on one property column. A missing (null) property never matches."""
+
+    equals: Scalar | None = None
+    in_: list[Scalar] | None = Field(default=None, alias="in")
+    not_: Scalar | None = Field(default=None, alias="not")
+    not_in: list[Scalar] | None = None
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+    regex: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scalar_means_equals(cls, value: object) -> object:
+        return value if isinstance(value, dict) else {"equals": value}
+
+    @model_validator(mode="after")
+    def _has_a_test(self) -> Condition:
+        if not self.model_fields_set:
+            raise ValueError("a condition needs one of: in, not, not_in, gt, gte, lt, lte, regex")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as err:
+                raise ValueError(f"invalid regex {self.regex!r}: {err}") from None
+        return self
+
+
+class Matcher(Strict):
+    """Event rows whose event name is one of ``events`` and whose properties pass ``where``."""
+
+    events: NameList = Field(min_length=1)
+    where: dict[str, Condition] = Field(default_factory=dict)
+
+
+class Stage(Strict):
+    id: str
+    label: str | None = None
+    match: list[Matcher] = Field(min_length=1)
+    within: Duration | None = None
+    after: Duration | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_a_name(cls, value: str) -> str:
+        if not STAGE_ID.fullmatch(value):
+            raise ValueError(
+                "a stage id is a name: letters, digits, _ and -, not starting with a digit"
+            )
+        return value
+
+    @property
+    def title(self) -> str:
+        return self.label or self.id.replace("_", " ").capitalize()
+
+
+class Columns(Strict):
+    """File column names for each role; ``properties`` are kept for matching and breakdowns."""
+
+    user: str = "user_id"
+    time: str = "timestamp"
+    event: str = "event"
+    session: str | None = None
+    properties: list[str] = Field(default_factory=list)
+
+
+class Sessions(Strict):
+    timeout: Duration = timedelta(minutes=30)
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("the session timeout must be longer than 0s")
+        return value
+
+
+class Exclusion(Strict):
+    events: NameList = Field(min_length=1)
+    where: dict[str, Condition] = Field(default_factory=dict)
+    between: tuple[str, str]
+
+
+class Funnel(Strict):
+    window: Duration = timedelta(days=30)
+    order: Literal["ordered", "strict", "any"] = "ordered"
+    count: Literal["users", "sessions", "entries"] = "users"
+    hold: list[str] = Field(default_factory=list)
+    exclude: list[Exclusion] = Field(default_factory=list)
+    on_exclusion: Literal["keep_best", "drop_user"] = "keep_best"
+
+    @field_validator("window")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("the conversion window must be longer than 0s")
+        return value
+
+
+class EngagedRule(Strict):
+    """GA4-style engagement: a session meeting any of these is engaged, so not bounced."""
+
+    min_duration: Duration | None = None
+    min_events: int | None = Field(default=None, ge=2)
+    key_events: NameList = Field(default_factory=list)
+
+
+class Bounce(Strict):
+    max_events: int = Field(default=1, ge=1)
+    engaged: EngagedRule | None = None
+
+    @property
+    def rule(self) -> str:
+        if self.engaged is None:
+            noun = "event" if self.max_events == 1 else "events"
+            return f"single interaction: a session with at most {self.max_events} {noun} bounced"
+        tests = []
+        if self.engaged.min_duration is not None:
+            tests.append(f"lasts {duration_text(self.engaged.min_duration)} or more")
+        if self.engaged.min_events is not None:
+            tests.append(f"has {self.engaged.min_events} or more events")
+        if self.engaged.key_events:
+            tests.append(f"contains {', '.join(self.engaged.key_events)}")
+        return "engaged session: not bounced when it " + " or ".join(tests)
+
+
+class Cart(Strict):
+    add: NameList = Field(default_factory=list)
+    checkout: NameList = Field(default_factory=list)
+    purchase: NameList = Field(default_factory=list)
+    unit: Literal["session", "user"] = "session"
+    repeat_within: Duration | None = None
+
+
+class PainPoints(Strict):
+    max_drop_off: float | None = Field(default=None, ge=0, le=1)
+
+
+class Kpi(Strict):
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    severity: Literal["fail", "warn"] = "fail"
+    description: str | None = None
+
+
+class JourneyConfig(Strict):
+    name: str = "Journey"
+    columns: Columns = Field(default_factory=Columns)
+    time_format: str = "auto"
+    timezone: str = "UTC"
+    sessions: Sessions = Field(default_factory=Sessions)
+    funnel: Funnel = Field(default_factory=Funnel)
+    stages: list[Stage] = Field(min_length=1, max_length=62)
+    bounce: Bounce = Field(default_factory=Bounce)
+    cart: Cart = Field(default_factory=Cart)
+    pain_points: PainPoints = Field(default_factory=PainPoints)
+    kpis: list[Kpi] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as UTC or Europe/Berlin"
+            ) from None
+        return value
+
+    @property
+    def property_columns(self) -> list[str]:
+        return list(self.columns.properties)

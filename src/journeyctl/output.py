@@ -1,0 +1,56 @@
+"""Where results go: standard output, or a file written whole or not at all."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from journeyctl.errors import UsageError
+
+
+def write_output(text: str, path: Path | None, *, inputs: Iterable[Path] = ()) -> None:
+    """Print ``text`` to stdout, or replace ``path`` atomically with it.
+
+    The text goes to a temporary file beside ``path`` first and is renamed over it only when
+    complete, so a failed run never leaves a half-written file or destroys the old one. An
+    output path that is one of the ``inputs`` is refused: an analysis never eats its data.
+    """
+    if path is None or str(path) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = path.resolve()
+    if any(target == Path(p).resolve() for p in inputs):
+        raise UsageError(
+            "the output file is one of the inputs", where=str(path), hint="choose another -o FILE"
+        )
+    if target.is_dir():
+        raise UsageError(
+            "the output path is a directory",
+            where=str(path),
+            hint="name a file, e.g. -o funnel.json",
+        )
+    if not target.parent.is_dir():
+        raise UsageError(
+            "the output folder does not exist", where=str(path), hint="create the folder first"
+        )
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except OSError as err:
+        raise UsageError(f"cannot write: {err.strerror}", where=str(path)) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,139 @@
+"""The terminal view: a Rich funnel table, a block of session and cart metrics, a headline."""
+
+from __future__ import annotations
+
+import io
+
+from rich import box
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from journeyctl.render.text import format_duration, percent, plural, safe
+from journeyctl.result import AnalysisResult
+
+BAR_WIDTH = 12
+SHORT = {
+    "drop_off_limit": "drop-off",
+    "biggest_leak": "biggest leak",
+    "slowest_transition": "slowest",
+}
+
+
+def render_table(result: AnalysisResult, *, width: int | None = None, color: bool = False) -> str:
+    out = io.StringIO()
+    console = Console(
+        file=out,
+        width=width or 120,
+        force_terminal=color,
+        color_system="standard" if color else None,
+        no_color=not color,
+        highlight=False,
+        emoji=False,
+    )
+    parts = [_title(result), _funnel(result, width or 120)]
+    if result.pain_points:
+        parts.append(_pain_points(result))
+    parts += [_metrics(result), _headline(result)]
+    console.print(Group(*parts))
+    return out.getvalue()
+
+
+def _title(result: AnalysisResult) -> Text:
+    span = ""
+    if result.first_event_at and result.last_event_at:
+        span = f" · {result.first_event_at:%Y-%m-%d} → {result.last_event_at:%Y-%m-%d}"
+    title = Text(safe(result.journey), style="bold")
+    title.append(
+        f" — {plural(result.users, 'user')} · {plural(result.events, 'event')}{span}"
+        f" · {result.order} funnel, window {format_duration(result.window_s)}, counting {result.unit}",
+        style="dim",
+    )
+    return title
+
+
+def _funnel(result: AnalysisResult, width: int) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+    show_bar = width >= 112
+    show_flags = width >= 90  # narrower: the pain-point block below the table says it all
+    has_pending = any(s.pending for s in result.stages)
+    table.add_column("Stage", no_wrap=True, max_width=28)
+    table.add_column(result.unit.capitalize(), justify="right", no_wrap=True)
+    if show_bar:
+        table.add_column("", no_wrap=True)
+    for header in ("Step", "From start", "Lost", "Drop-off", "Median"):
+        table.add_column(header, justify="right", no_wrap=True)
+    if has_pending:
+        table.add_column("Pending", justify="right", no_wrap=True)
+    if show_flags:
+        table.add_column("Pain point", no_wrap=True)
+    top = max((s.users for s in result.stages), default=0)
+    kinds = {p.stage: p.kinds for p in result.pain_points}
+    for stage in result.stages:
+        filled = round(BAR_WIDTH * stage.users / top) if top else 0
+        row: list[str | Text] = [
+            Text(safe(stage.label), style="bold red" if stage.pain_point else "bold"),
+            f"{stage.users:,}",
+        ]
+        if show_bar:
+            row.append(Text("█" * filled + "·" * (BAR_WIDTH - filled), style="cyan"))
+        row += [
+            percent(stage.conversion),
+            percent(stage.from_start),
+            "–" if stage.lost is None else f"{stage.lost:,}",
+            percent(stage.drop_off),
+            format_duration(stage.median_time_to_convert_s),
+        ]
+        if has_pending:
+            row.append(f"{stage.pending:,}" if stage.pending else "")
+        if show_flags:
+            row.append(Text(", ".join(SHORT[k] for k in kinds.get(stage.id, [])), style="bold red"))
+        table.add_row(*row)
+    return table
+
+
+def _pain_points(result: AnalysisResult) -> Text:
+    lines = Text("Pain points\n", style="bold")
+    for pain in result.pain_points:
+        stage, before = result.stage(pain.stage), result.stage(pain.from_stage)
+        lines.append("  ▲ ", style="red")
+        lines.append(f"{safe(before.label)} → {safe(stage.label)}", style="bold")
+        lines.append(f": {'; '.join(pain.reasons)}\n")
+    return lines
+
+
+def _metrics(result: AnalysisResult) -> Text:
+    lines = Text()
+    lines.append("Sessions ", style="bold")
+    lines.append(
+        f"{result.sessions:,} · bounce rate {percent(result.bounce_rate)} ({result.bounce_rule})\n"
+    )
+    if result.carts or result.checkouts:
+        lines.append("Carts ", style="bold")
+        lines.append(
+            f"{result.carts:,} · {percent(result.cart_abandonment_rate)} abandoned"
+            f" · checkouts {result.checkouts:,} · {percent(result.checkout_abandonment_rate)} abandoned\n"
+        )
+    if result.buyers:
+        lines.append("Repeat purchase ", style="bold")
+        lines.append(
+            f"{percent(result.repeat_purchase_rate)} of {plural(result.buyers, 'buyer')} ({result.repeat_rule})\n"
+        )
+    return lines
+
+
+def _headline(result: AnalysisResult) -> Text:
+    first, last = result.stages[0], result.stages[-1]
+    text = Text("Overall conversion ", style="bold")
+    text.append(f"{percent(result.overall_conversion)}", style="bold green")
+    text.append(f" ({safe(first.label)} → {safe(last.label)})")
+    if result.biggest_leak:
+        leak = result.stage(result.biggest_leak)
+        index = result.stages.index(leak)
+        before = result.stages[index - 1]
+        text.append(" · biggest leak: ", style="bold")
+        text.append(f"{safe(before.label)} → {safe(leak.label)}", style="bold red")
+        text.append(
+            f", {plural(leak.lost or 0, result.unit.rstrip('s'))} lost ({percent(leak.drop_off)})"
+        )
+    return text

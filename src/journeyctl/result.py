@@ -1,0 +1,94 @@
+"""The typed result of an analysis: what ``--format json`` prints, field for field.
+
+Rates are fractions in [0, 1]; ``None`` (JSON null) means undefined, e.g. nobody was there
+to convert. Durations are seconds. ``SCHEMA_VERSION`` changes when a field changes meaning
+or disappears; new fields may be added within a version.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+SCHEMA_VERSION = 1
+
+PainKind = Literal["drop_off_limit", "biggest_leak", "slowest_transition"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def rate(part: int, whole: int) -> float | None:
+    """A fraction in [0, 1], or None when nobody was there to convert (undefined, not 0%)."""
+    return part / whole if whole else None
+
+
+class StageResult(Frozen):
+    id: str
+    label: str
+    users: int
+    conversion: float | None  # users / users of the previous stage; None for the first stage
+    from_start: float | None  # users / users of the first stage
+    lost: int | None  # users of the previous stage who did not reach this one
+    drop_off: float | None  # 1 - conversion
+    pending: int  # of the lost, those whose window is still open at the end of the data
+    median_time_to_convert_s: float | None  # from the previous step
+    p90_time_to_convert_s: float | None
+    mean_time_to_convert_s: float | None
+    min_time_to_convert_s: float | None
+    max_time_to_convert_s: float | None
+    median_time_from_entry_s: float | None
+    pain_point: bool
+    pain_point_reasons: list[str]
+
+
+class PainPoint(Frozen):
+    stage: str  # the stage users fail to reach
+    from_stage: str
+    kinds: list[PainKind]
+    reasons: list[str]
+
+
+class BounceGroup(Frozen):
+    value: str
+    sessions: int
+    bounced_sessions: int
+    bounce_rate: float | None
+
+
+class AnalysisResult(Frozen):
+    schema_version: int = SCHEMA_VERSION
+    journey: str
+    unit: str  # what one count is: users, sessions, entries
+    order: str
+    window_s: float
+    events: int  # rows analysed
+    users: int  # distinct users in the data
+    first_event_at: datetime | None
+    last_event_at: datetime | None
+    stages: list[StageResult]
+    overall_conversion: float | None
+    biggest_leak: str | None  # id of the stage whose transition loses the most users
+    sessions: int
+    bounced_sessions: int
+    bounce_rate: float | None
+    bounce_rule: str
+    bounce_by_landing_channel: list[BounceGroup]
+    bounce_by_landing_stage: list[BounceGroup]
+    carts: int
+    purchased_carts: int
+    cart_abandonment_rate: float | None
+    checkouts: int
+    purchased_checkouts: int
+    checkout_abandonment_rate: float | None
+    buyers: int
+    repeat_buyers: int
+    repeat_purchase_rate: float | None
+    repeat_rule: str
+    pain_points: list[PainPoint]
+
+    def stage(self, stage_id: str) -> StageResult:
+        return next(s for s in self.stages if s.id == stage_id)

@@ -1,0 +1,84 @@
+"""Stage matchers → one bit per stage in ``stage_mask`` (a row may match several stages)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from journeyctl.columns import EVENT, STAGE_MASK
+from journeyctl.config.models import Condition, Matcher, Scalar, Stage
+
+MAX_STAGES = 62  # stage bits live in one Int64
+
+
+def assign_stages(events: pl.LazyFrame, stages: Sequence[Stage]) -> pl.LazyFrame:
+    """Add ``stage_mask``: bit ``i`` is set when the row matches stage ``i`` (0-based)."""
+    return events.with_columns(stage_mask_expr(stages))
+
+
+def stage_mask_expr(stages: Sequence[Stage]) -> pl.Expr:
+    bits = [
+        pl.when(any_matcher_expr(stage.match))
+        .then(pl.lit(1 << i, pl.Int64))
+        .otherwise(pl.lit(0, pl.Int64))
+        for i, stage in enumerate(stages)
+    ]
+    return pl.sum_horizontal(bits).alias(STAGE_MASK)
+
+
+def any_matcher_expr(matchers: Sequence[Matcher]) -> pl.Expr:
+    """True for rows any of ``matchers`` accepts."""
+    return pl.any_horizontal([matcher_expr(m) for m in matchers])
+
+
+def matcher_expr(matcher: Matcher) -> pl.Expr:
+    """True for the event rows this matcher accepts; a missing property never matches."""
+    expr = pl.col(EVENT).is_in(matcher.events)
+    for column, condition in matcher.where.items():
+        expr &= condition_expr(pl.col(column), condition).fill_null(False)
+    return expr
+
+
+def event_in_expr(names: Sequence[str]) -> pl.Expr:
+    return pl.col(EVENT).is_in(list(names))
+
+
+def condition_expr(column: pl.Expr, condition: Condition) -> pl.Expr:
+    """A property test on text values; numbers compare numerically, null never passes.
+
+    ``equals: 5`` matches "5" and "5.0"; ``equals: "5"`` matches only the text "5".
+    """
+    tests: list[pl.Expr] = [column.is_not_null()]
+    number = column.cast(pl.Float64, strict=False)
+    if condition.equals is not None:
+        tests.append(_equals(column, number, condition.equals))
+    if condition.in_ is not None:
+        tests.append(
+            pl.any_horizontal(
+                [_equals(column, number, v) for v in condition.in_] or [pl.lit(False)]
+            )
+        )
+    if condition.not_ is not None:
+        tests.append(~_equals(column, number, condition.not_))
+    if condition.not_in is not None:
+        tests.append(
+            ~pl.any_horizontal(
+                [_equals(column, number, v) for v in condition.not_in] or [pl.lit(False)]
+            )
+        )
+    for bound, op in (("gt", "__gt__"), ("gte", "__ge__"), ("lt", "__lt__"), ("lte", "__le__")):
+        value = getattr(condition, bound)
+        if value is not None:
+            tests.append(getattr(number, op)(value).fill_null(False))
+    if condition.regex is not None:
+        tests.append(column.str.contains(condition.regex))
+    return pl.all_horizontal(tests)
+
+
+def _equals(column: pl.Expr, number: pl.Expr, value: Scalar) -> pl.Expr:
+    if isinstance(value, bool):
+        return column.str.to_lowercase() == str(value).lower()
+    if isinstance(value, int | float):
+        return (number == float(value)).fill_null(False)
+    return column == value
