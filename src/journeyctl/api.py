@@ -66,17 +66,13 @@ def analyze_frame(frame: pl.DataFrame, journey: JourneyConfig) -> AnalysisResult
     window_us = _micros(journey.funnel.window.total_seconds())
     events = frame.lazy().sort(USER, TS).pipe(assign_stages, journey.stages)
     if SESSION not in frame.columns:
-        events = events.pipe(
-            sessionize, timeout_us=_micros(journey.sessions.timeout.total_seconds())
-        )
+        events = events.pipe(sessionize, timeout_us=_micros(journey.sessions.timeout.total_seconds()))
     events_df = events.collect()
     data_end = events_df[TS].max() if events_df.height else None
 
     levels = user_levels(events_df, n_stages=len(stage_ids), window_us=window_us)
     data_end_us = _timestamp_us(data_end) if isinstance(data_end, datetime) else 0
-    counts = stage_counts(
-        levels_frame(levels), journey.stages, window_us=window_us, data_end_us=data_end_us
-    )
+    counts = stage_counts(levels_frame(levels), journey.stages, window_us=window_us, data_end_us=data_end_us)
     pain = find_pain_points(counts, max_drop_off=journey.pain_points.max_drop_off)
     flagged = {p.stage: p for p in pain}
 
@@ -85,15 +81,11 @@ def analyze_frame(frame: pl.DataFrame, journey: JourneyConfig) -> AnalysisResult
         events_df.lazy(), bounce=journey.bounce, stage_ids=stage_ids, channel=channel
     ).collect()
     basket = (
-        basket_counts(events_df.lazy(), cart=journey.cart, window_us=window_us)
-        .collect()
-        .row(0, named=True)
+        basket_counts(events_df.lazy(), cart=journey.cart, window_us=window_us).collect().row(0, named=True)
     )
     end_expr = pl.lit(data_end, dtype=pl.Datetime("us", "UTC"))
     repeat = (
-        repeat_counts(events_df.lazy(), cart=journey.cart, data_end=end_expr)
-        .collect()
-        .row(0, named=True)
+        repeat_counts(events_df.lazy(), cart=journey.cart, data_end=end_expr).collect().row(0, named=True)
     )
 
     leak = next((p.stage for p in pain if "biggest_leak" in p.kinds), None)
@@ -123,8 +115,8 @@ def analyze_frame(frame: pl.DataFrame, journey: JourneyConfig) -> AnalysisResult
         window_s=journey.funnel.window.total_seconds(),
         events=events_df.height,
         users=events_df[USER].n_unique(),
-        first_event_at=events_df[TS].min() if events_df.height else None,  # type: ignore[arg-type]
-        last_event_at=data_end,  # type: ignore[arg-type]
+        first_event_at=events_df[TS].min() if events_df.height else None,
+        last_event_at=data_end,
         stages=stages,
         overall_conversion=rate(counts[-1].users, counts[0].users),
         biggest_leak=leak,
@@ -162,13 +154,26 @@ def user_levels(events: pl.DataFrame, *, n_stages: int, window_us: int) -> Level
     return ordered_levels(starts, ts, mask, n_stages=n_stages, window_us=window_us)
 
 
+def funnel_levels(frame: pl.DataFrame, journey: JourneyConfig) -> pl.DataFrame:
+    """Per user: ``level`` and the reported path's step times ``t0``… (µs since the epoch).
+
+    A library view of the kernel's answer, for checks and for lists of users behind a number.
+    """
+    events = frame.lazy().sort(USER, TS).pipe(assign_stages, journey.stages).collect()
+    window_us = _micros(journey.funnel.window.total_seconds())
+    levels = user_levels(events, n_stages=len(journey.stages), window_us=window_us)
+    users = events[USER].filter((events[USER] != events[USER].shift(1)).fill_null(True))
+    return levels_frame(levels).insert_column(0, users)
+
+
 def _canonical_frame(frame: pl.DataFrame, journey: JourneyConfig) -> pl.DataFrame:
-    """An in-memory frame checked for the canonical columns, ``ts`` made UTC microseconds."""
-    missing = [c for c in (USER, TS, "event", *journey.property_columns) if c not in frame.columns]
+    """An in-memory frame checked for the canonical columns, ``ts`` made UTC microseconds;
+    property columns it lacks are added as nulls (they match no condition)."""
+    missing = [c for c in (USER, TS, "event") if c not in frame.columns]
     if missing:
-        raise InputError(
-            f"the frame has no column {', '.join(map(repr, missing))}", where="<frame>"
-        )
+        raise InputError(f"the frame has no column {', '.join(map(repr, missing))}", where="<frame>")
+    absent = [c for c in journey.property_columns if c not in frame.columns]
+    frame = frame.with_columns(pl.lit(None, pl.String).alias(c) for c in absent)
     ts = pl.col(TS).cast(pl.Datetime("us"))
     if frame.schema[TS] == pl.Datetime or getattr(frame.schema[TS], "time_zone", None) is None:
         ts = ts.dt.replace_time_zone(journey.timezone).dt.convert_time_zone("UTC")
@@ -190,8 +195,7 @@ def _bounce_groups(sessions: pl.DataFrame, column: str) -> list[BounceGroup]:
 
 
 def _abandonment(purchased: int, started: int) -> float | None:
-    share = rate(purchased, started)
-    return None if share is None else 1 - share
+    return rate(started - purchased, started)
 
 
 def _micros(seconds: float) -> int:

@@ -44,9 +44,7 @@ def main(
     ] = False,
     version: Annotated[
         bool,
-        typer.Option(
-            "--version", callback=_version, is_eager=True, help="Print the version and exit."
-        ),
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = False,
 ) -> None:
     """Funnel and drop-off analysis of customer-journey event exports.
@@ -82,9 +80,7 @@ def reporting_errors() -> Iterator[None]:
 
 @app.command()
 def analyze(
-    events: Annotated[
-        list[str], typer.Argument(help="Event files or quoted globs, e.g. 'exports/*.csv'.")
-    ],
+    events: Annotated[list[str], typer.Argument(help="Event files or quoted globs, e.g. 'exports/*.csv'.")],
     config: Annotated[
         Path, typer.Option("--config", "-c", help="Journey YAML (stages, columns, window).")
     ] = JOURNEY_YAML,

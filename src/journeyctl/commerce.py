@@ -60,6 +60,4 @@ def repeat_counts(events: pl.LazyFrame, *, cart: Cart, data_end: pl.Expr) -> pl.
         ((pl.col(TS) - first).dt.total_microseconds() <= within_us).sum().alias("in_time"),
     )
     eligible = per_user.filter((data_end - pl.col("first")).dt.total_microseconds() >= within_us)
-    return eligible.select(
-        pl.len().alias("buyers"), (pl.col("in_time") >= 2).sum().alias("repeat_buyers")
-    )
+    return eligible.select(pl.len().alias("buyers"), (pl.col("in_time") >= 2).sum().alias("repeat_buyers"))

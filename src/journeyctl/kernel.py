@@ -48,7 +48,7 @@ def ordered_levels(
 
 
 @nb.njit(cache=True, nogil=True)
-def _ordered_all(starts, ts, mask, n_stages, window_us, level, path, last_entry):  # type: ignore[no-untyped-def]
+def _ordered_all(starts, ts, mask, n_stages, window_us, level, path, last_entry):
     for u in range(len(starts) - 1):
         a = starts[u]
         b = starts[u + 1]
@@ -62,7 +62,7 @@ def _ordered_all(starts, ts, mask, n_stages, window_us, level, path, last_entry)
 
 
 @nb.njit(cache=True, nogil=True)
-def _ordered_unit(ts, mask, n_stages, window_us, level, path, last_entry, u):  # type: ignore[no-untyped-def]
+def _ordered_unit(ts, mask, n_stages, window_us, level, path, last_entry, u):
     m = len(ts)
     group_end = np.empty(m, dtype=np.int64)  # first row after the timestamp group of row r
     end = m
@@ -134,7 +134,7 @@ def _chain(
     prev,
     queue,
     steps,
-):  # type: ignore[no-untyped-def]
+):
     """Steps reached from the entry group starting at row ``g0``, earliest time first."""
     deadline = ts[g0] + window_us
     gs = g0
@@ -160,7 +160,7 @@ def _chain(
 
 
 @nb.njit(cache=True, nogil=True)
-def _place(stage, gs, ge, mask, row_stage, stage_row, visited, prev, queue):  # type: ignore[no-untyped-def]
+def _place(stage, gs, ge, mask, row_stage, stage_row, visited, prev, queue):
     """Give ``stage`` a row of the group ``gs:ge``, re-assigning earlier steps if needed
     (an augmenting path); False when the group's rows cannot fill one more step."""
     if ge - gs == 1:

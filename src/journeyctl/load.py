@@ -83,9 +83,7 @@ def load_events(
 
 def _scan_one(index: int, path: Path, wanted: dict[str, str]) -> pl.LazyFrame:
     try:
-        frame = pl.scan_csv(
-            path, infer_schema=False, row_index_name=LINE, row_index_offset=2, glob=False
-        )
+        frame = pl.scan_csv(path, infer_schema=False, row_index_name=LINE, row_index_offset=2, glob=False)
         header = frame.collect_schema().names()
     except pl.exceptions.NoDataError:
         raise InputError(
@@ -121,14 +119,10 @@ def parse_timestamps_expr(raw: pl.Expr, *, time_format: str, timezone: str) -> p
             return raw.str.strptime(utc, time_format, strict=False)
         return _localize(raw.str.strptime(pl.Datetime("us"), time_format, strict=False), timezone)
     text = (
-        raw.str.strip_chars()
-        .str.replace(r"^(\d{4}-\d\d-\d\d)[ T]", "${1}T")
-        .str.replace(r"[zZ]$", "+00:00")
+        raw.str.strip_chars().str.replace(r"^(\d{4}-\d\d-\d\d)[ T]", "${1}T").str.replace(r"[zZ]$", "+00:00")
     )
     aware = pl.coalesce(text.str.strptime(utc, fmt, strict=False) for fmt in _ISO_WITH_OFFSET)
-    naive = pl.coalesce(
-        text.str.strptime(pl.Datetime("us"), fmt, strict=False) for fmt in _ISO_NAIVE
-    )
+    naive = pl.coalesce(text.str.strptime(pl.Datetime("us"), fmt, strict=False) for fmt in _ISO_NAIVE)
     return pl.coalesce(aware, _localize(naive, timezone))
 
 

@@ -35,9 +35,7 @@ def write_output(text: str, path: Path | None, *, inputs: Iterable[Path] = ()) -
             hint="name a file, e.g. -o funnel.json",
         )
     if not target.parent.is_dir():
-        raise UsageError(
-            "the output folder does not exist", where=str(path), hint="create the folder first"
-        )
+        raise UsageError("the output folder does not exist", where=str(path), hint="create the folder first")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:

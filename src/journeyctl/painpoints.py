@@ -9,9 +9,7 @@ from journeyctl.config.durations import format_duration
 from journeyctl.result import PainKind, PainPoint
 
 
-def find_pain_points(
-    counts: Sequence[StageCounts], *, max_drop_off: float | None
-) -> list[PainPoint]:
+def find_pain_points(counts: Sequence[StageCounts], *, max_drop_off: float | None) -> list[PainPoint]:
     """Flag transitions whose drop-off exceeds the limit, the biggest leak (most users lost;
     the earliest on a tie; none when nobody is lost) and the slowest transition (highest
     median time to convert, when at least two transitions have one)."""
@@ -19,11 +17,7 @@ def find_pain_points(
     transitions = list(range(1, len(counts)))
     for k in transitions:
         stage = counts[k]
-        if (
-            max_drop_off is not None
-            and stage.drop_off is not None
-            and stage.drop_off > max_drop_off
-        ):
+        if max_drop_off is not None and stage.drop_off is not None and stage.drop_off > max_drop_off:
             kinds.setdefault(k, []).append(
                 (
                     "drop_off_limit",

@@ -57,9 +57,7 @@ def _landing_stage_expr(stage_ids: list[str]) -> pl.Expr:
     expr = pl.lit(NONE_VALUE)
     for bit in reversed(range(len(stage_ids))):
         expr = (
-            pl.when((pl.col("landing_mask") & (1 << bit)) != 0)
-            .then(pl.lit(stage_ids[bit]))
-            .otherwise(expr)
+            pl.when((pl.col("landing_mask") & (1 << bit)) != 0).then(pl.lit(stage_ids[bit])).otherwise(expr)
         )
     return expr
 

@@ -19,9 +19,7 @@ def assign_stages(events: pl.LazyFrame, stages: Sequence[Stage]) -> pl.LazyFrame
 
 def stage_mask_expr(stages: Sequence[Stage]) -> pl.Expr:
     bits = [
-        pl.when(any_matcher_expr(stage.match))
-        .then(pl.lit(1 << i, pl.Int64))
-        .otherwise(pl.lit(0, pl.Int64))
+        pl.when(any_matcher_expr(stage.match)).then(pl.lit(1 << i, pl.Int64)).otherwise(pl.lit(0, pl.Int64))
         for i, stage in enumerate(stages)
     ]
     return pl.sum_horizontal(bits).alias(STAGE_MASK)
@@ -55,17 +53,13 @@ def condition_expr(column: pl.Expr, condition: Condition) -> pl.Expr:
         tests.append(_equals(column, number, condition.equals))
     if condition.in_ is not None:
         tests.append(
-            pl.any_horizontal(
-                [_equals(column, number, v) for v in condition.in_] or [pl.lit(False)]
-            )
+            pl.any_horizontal([_equals(column, number, v) for v in condition.in_] or [pl.lit(False)])
         )
     if condition.not_ is not None:
         tests.append(~_equals(column, number, condition.not_))
     if condition.not_in is not None:
         tests.append(
-            ~pl.any_horizontal(
-                [_equals(column, number, v) for v in condition.not_in] or [pl.lit(False)]
-            )
+            ~pl.any_horizontal([_equals(column, number, v) for v in condition.not_in] or [pl.lit(False)])
         )
     for bound, op in (("gt", "__gt__"), ("gte", "__ge__"), ("lt", "__lt__"), ("lte", "__le__")):
         value = getattr(condition, bound)

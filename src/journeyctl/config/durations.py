@@ -21,9 +21,7 @@ def parse_duration(value: object) -> timedelta:
         return timedelta(seconds=value)
     if isinstance(value, str) and _WHOLE.fullmatch(value):
         return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in _PART.findall(value)))
-    raise ValueError(
-        f"{value!r} is not a duration; write a number and a unit such as 90s, 30m, 2h, 14d, 1w"
-    )
+    raise ValueError(f"{value!r} is not a duration; write a number and a unit such as 90s, 30m, 2h, 14d, 1w")
 
 
 def format_duration(seconds: float | None) -> str:
@@ -33,7 +31,7 @@ def format_duration(seconds: float | None) -> str:
     if seconds < 60:
         return f"{seconds:.0f}s" if seconds == int(seconds) or seconds >= 10 else f"{seconds:.1f}s"
     parts: list[str] = []
-    rest = int(round(seconds))
+    rest = round(seconds)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         count, rest = divmod(rest, size)
         if count:

@@ -66,9 +66,7 @@ def parse_config(text: str, path: str = "<config>") -> JourneyConfig:
             f"{yaml_path(loc)}: {message}", where=f"{path}:{_line_of(loc, lines)}", hint=hint
         ) from None
     for loc, message, hint in _reference_problems(config):
-        raise ConfigError(
-            f"{yaml_path(loc)}: {message}", where=f"{path}:{_line_of(loc, lines)}", hint=hint
-        )
+        raise ConfigError(f"{yaml_path(loc)}: {message}", where=f"{path}:{_line_of(loc, lines)}", hint=hint)
     return config
 
 
@@ -85,13 +83,9 @@ def _read_text(path: str) -> str:
         return sys.stdin.read()
     file = Path(path)
     if not file.exists():
-        raise ConfigError(
-            "config file not found", where=path, hint="pass the journey YAML with -c FILE"
-        )
+        raise ConfigError("config file not found", where=path, hint="pass the journey YAML with -c FILE")
     if file.is_dir():
-        raise ConfigError(
-            "is a directory, not a config file", where=path, hint="pass the YAML file itself"
-        )
+        raise ConfigError("is a directory, not a config file", where=path, hint="pass the YAML file itself")
     try:
         return file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
@@ -222,9 +216,7 @@ def _reference_problems(config: JourneyConfig) -> typing.Iterator[tuple[Loc, str
             )
     properties = config.columns.properties
     mapped = (
-        f"columns.properties lists: {', '.join(properties)}"
-        if properties
-        else "columns.properties is empty"
+        f"columns.properties lists: {', '.join(properties)}" if properties else "columns.properties is empty"
     )
     for index, stage in enumerate(config.stages):
         for m_index, matcher in enumerate(stage.match):

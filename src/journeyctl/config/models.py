@@ -90,9 +90,7 @@ class Stage(Strict):
     @classmethod
     def _id_is_a_name(cls, value: str) -> str:
         if not STAGE_ID.fullmatch(value):
-            raise ValueError(
-                "a stage id is a name: letters, digits, _ and -, not starting with a digit"
-            )
+            raise ValueError("a stage id is a name: letters, digits, _ and -, not starting with a digit")
         return value
 
     @property

@@ -13,9 +13,7 @@ class Format(StrEnum):
     csv = "csv"
 
 
-def render(
-    result: AnalysisResult, fmt: Format, *, width: int | None = None, color: bool = False
-) -> str:
+def render(result: AnalysisResult, fmt: Format, *, width: int | None = None, color: bool = False) -> str:
     """The result as text in ``fmt``; ``width`` and ``color`` only affect the table."""
     if fmt is Format.json:
         from journeyctl.render.json import render_json

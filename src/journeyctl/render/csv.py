@@ -40,7 +40,5 @@ def render_csv(result: AnalysisResult) -> str:
     writer.writerow([*COLUMNS, "pain_point_reasons"])
     for stage in result.stages:
         row = stage.model_dump()
-        writer.writerow(
-            [cell(row[c]) for c in COLUMNS] + [cell("; ".join(stage.pain_point_reasons))]
-        )
+        writer.writerow([cell(row[c]) for c in COLUMNS] + [cell("; ".join(stage.pain_point_reasons))])
     return out.getvalue()

@@ -31,7 +31,7 @@ def render_table(result: AnalysisResult, *, width: int | None = None, color: boo
         highlight=False,
         emoji=False,
     )
-    parts = [_title(result), _funnel(result, width or 120)]
+    parts: list[Text | Table] = [_title(result), _funnel(result, width or 120)]
     if result.pain_points:
         parts.append(_pain_points(result))
     parts += [_metrics(result), _headline(result)]
@@ -105,9 +105,7 @@ def _pain_points(result: AnalysisResult) -> Text:
 def _metrics(result: AnalysisResult) -> Text:
     lines = Text()
     lines.append("Sessions ", style="bold")
-    lines.append(
-        f"{result.sessions:,} · bounce rate {percent(result.bounce_rate)} ({result.bounce_rule})\n"
-    )
+    lines.append(f"{result.sessions:,} · bounce rate {percent(result.bounce_rate)} ({result.bounce_rule})\n")
     if result.carts or result.checkouts:
         lines.append("Carts ", style="bold")
         lines.append(
@@ -116,9 +114,8 @@ def _metrics(result: AnalysisResult) -> Text:
         )
     if result.buyers:
         lines.append("Repeat purchase ", style="bold")
-        lines.append(
-            f"{percent(result.repeat_purchase_rate)} of {plural(result.buyers, 'buyer')} ({result.repeat_rule})\n"
-        )
+        buyers = plural(result.buyers, "buyer")
+        lines.append(f"{percent(result.repeat_purchase_rate)} of {buyers} ({result.repeat_rule})\n")
     return lines
 
 
@@ -133,7 +130,5 @@ def _headline(result: AnalysisResult) -> Text:
         before = result.stages[index - 1]
         text.append(" · biggest leak: ", style="bold")
         text.append(f"{safe(before.label)} → {safe(leak.label)}", style="bold red")
-        text.append(
-            f", {plural(leak.lost or 0, result.unit.rstrip('s'))} lost ({percent(leak.drop_off)})"
-        )
+        text.append(f", {plural(leak.lost or 0, result.unit.rstrip('s'))} lost ({percent(leak.drop_off)})")
     return text

@@ -1,0 +1,143 @@
+"""The definitions of docs/metrics.md written naively: slow, obviously right, for comparison.
+
+Nothing here is shared with the implementation: matchers, the funnel and the metrics are
+re-derived from the rows (dicts with user_id, ts, event and properties).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from journeyctl.config.models import Condition, JourneyConfig, Matcher
+
+Row = dict[str, Any]
+
+
+def condition_holds(value: Any, condition: Condition) -> bool:
+    if value is None:
+        return False
+
+    def number(v: Any) -> float | None:
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return None
+
+    def equals(expected: Any) -> bool:
+        if isinstance(expected, bool):
+            return str(value).lower() == str(expected).lower()
+        if isinstance(expected, int | float):
+            return number(value) == float(expected)
+        return bool(value == expected)
+
+    checks = []
+    if condition.equals is not None:
+        checks.append(equals(condition.equals))
+    if condition.in_ is not None:
+        checks.append(any(equals(v) for v in condition.in_))
+    if condition.not_ is not None:
+        checks.append(not equals(condition.not_))
+    if condition.not_in is not None:
+        checks.append(not any(equals(v) for v in condition.not_in))
+    n = number(value)
+    for bound, test in (
+        (condition.gt, lambda a, b: a > b),
+        (condition.gte, lambda a, b: a >= b),
+        (condition.lt, lambda a, b: a < b),
+        (condition.lte, lambda a, b: a <= b),
+    ):
+        if bound is not None:
+            checks.append(n is not None and test(n, bound))
+    if condition.regex is not None:
+        checks.append(re.search(condition.regex, str(value)) is not None)
+    return all(checks)
+
+
+def matches(row: Row, matcher: Matcher) -> bool:
+    return row["event"] in matcher.events and all(
+        condition_holds(row.get(column), cond) for column, cond in matcher.where.items()
+    )
+
+
+def stages_of(row: Row, journey: JourneyConfig) -> set[int]:
+    return {i for i, stage in enumerate(journey.stages) if any(matches(row, m) for m in stage.match)}
+
+
+def by_user(rows: Sequence[Row]) -> dict[str, list[Row]]:
+    users: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        users[row["user_id"]].append(row)
+    return users
+
+
+def best_path(rows: Sequence[Row], journey: JourneyConfig) -> tuple[int, datetime | None, datetime | None]:
+    """(level, entry time, time of the last step) of the path that reaches the user's level
+    earliest, ties broken by the latest entry; found by trying every path."""
+    n = len(journey.stages)
+    window = journey.funnel.window
+    matched = [stages_of(row, journey) for row in rows]
+    best: tuple[int, datetime | None, datetime | None] = (0, None, None)
+
+    def better(level: int, t1: datetime, t_last: datetime) -> bool:
+        b_level, b_t1, b_last = best
+        if level != b_level:
+            return level > b_level
+        assert b_t1 is not None and b_last is not None
+        return t_last < b_last or (t_last == b_last and t1 > b_t1)
+
+    def extend(k: int, t1: datetime, prev: datetime, used: frozenset[int]) -> None:
+        nonlocal best
+        if better(k, t1, prev):
+            best = (k, t1, prev)
+        if k == n:
+            return
+        for i, row in enumerate(rows):
+            ts = row["ts"]
+            if i not in used and k in matched[i] and ts >= prev and ts - t1 <= window:
+                extend(k + 1, t1, ts, used | {i})
+
+    for i, row in enumerate(rows):
+        if 0 in matched[i]:
+            extend(1, row["ts"], row["ts"], frozenset({i}))
+    return best
+
+
+def users_per_stage(rows: Sequence[Row], journey: JourneyConfig) -> list[int]:
+    levels = [best_path(user_rows, journey)[0] for user_rows in by_user(rows).values()]
+    return [sum(level >= k for level in levels) for k in range(1, len(journey.stages) + 1)]
+
+
+def sessions(rows: Sequence[Row], timeout: timedelta) -> list[list[Row]]:
+    """Inactivity sessions: a gap longer than ``timeout`` starts a new one."""
+    out: list[list[Row]] = []
+    for user_rows in by_user(rows).values():
+        ordered = sorted(user_rows, key=lambda r: r["ts"])
+        current = [ordered[0]]
+        for prev, row in zip(ordered, ordered[1:], strict=False):
+            if row["ts"] - prev["ts"] > timeout:
+                out.append(current)
+                current = []
+            current.append(row)
+        out.append(current)
+    return out
+
+
+def bounce_rate(rows: Sequence[Row], journey: JourneyConfig) -> float | None:
+    all_sessions = sessions(rows, journey.sessions.timeout)
+    bounced = sum(len(s) <= journey.bounce.max_events for s in all_sessions)
+    return bounced / len(all_sessions) if all_sessions else None
+
+
+def cart_abandonment(rows: Sequence[Row], journey: JourneyConfig) -> float | None:
+    """Session carts: abandoned unless a purchase comes at or after the first add."""
+    carts = purchased = 0
+    for session in sessions(rows, journey.sessions.timeout):
+        adds = [r["ts"] for r in session if r["event"] in journey.cart.add]
+        if adds:
+            carts += 1
+            purchased += any(r["ts"] >= min(adds) for r in session if r["event"] in journey.cart.purchase)
+    return (carts - purchased) / carts if carts else None
