@@ -6,6 +6,7 @@ re-derived from the rows (dicts with user_id, ts, event and properties).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -117,7 +118,7 @@ def sessions(rows: Sequence[Row], timeout: timedelta) -> list[list[Row]]:
     for user_rows in by_user(rows).values():
         ordered = sorted(user_rows, key=lambda r: r["ts"])
         current = [ordered[0]]
-        for prev, row in zip(ordered, ordered[1:], strict=False):
+        for prev, row in itertools.pairwise(ordered):
             if row["ts"] - prev["ts"] > timeout:
                 out.append(current)
                 current = []

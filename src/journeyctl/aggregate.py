@@ -1,4 +1,4 @@
-"""Per-unit funnel levels → per-stage counts, rates and times to convert."""
+"""Per-user facts → the metrics of an ``AnalysisResult``."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from journeyctl.config.models import Stage
-from journeyctl.kernel import Levels
-from journeyctl.result import rate
+from journeyctl.commerce import repeat_counts
+from journeyctl.config.durations import duration_text
+from journeyctl.config.models import JourneyConfig, Stage
+from journeyctl.facts import Facts, micros
+from journeyctl.painpoints import find_pain_points
+from journeyctl.result import AnalysisResult, BounceGroup, StageResult, rate
 
 US = 1e6
 
@@ -27,13 +30,6 @@ class StageCounts:
     drop_off: float | None
     pending: int
     times: dict[str, float | None]
-
-
-def levels_frame(levels: Levels) -> pl.DataFrame:
-    """``level``, ``last_entry`` and ``t0``…``t{N-1}`` (µs) as columns, one row per unit."""
-    columns = {"level": levels.level, "last_entry": levels.last_entry}
-    columns |= {f"t{i}": levels.path[:, i] for i in range(levels.path.shape[1])}
-    return pl.DataFrame(columns)
 
 
 def stage_counts(
@@ -95,3 +91,85 @@ def stage_counts(
             )
         )
     return counts
+
+
+def summarize(facts: Facts, journey: JourneyConfig) -> AnalysisResult:
+    """Every metric of the result from the facts of all users."""
+    window_us = micros(journey.funnel.window.total_seconds())
+    data_end_us = micros(facts.last_ts.timestamp()) if facts.last_ts else 0
+    counts = stage_counts(facts.funnel, journey.stages, window_us=window_us, data_end_us=data_end_us)
+    pain = find_pain_points(counts, max_drop_off=journey.pain_points.max_drop_off)
+    flagged = {p.stage: p for p in pain}
+    stages = [
+        StageResult(
+            id=c.id,
+            label=c.label,
+            users=c.users,
+            conversion=c.conversion,
+            from_start=c.from_start,
+            lost=c.lost,
+            drop_off=c.drop_off,
+            pending=c.pending,
+            pain_point=c.id in flagged,
+            pain_point_reasons=flagged[c.id].reasons if c.id in flagged else [],
+            **c.times,
+        )
+        for c in counts
+    ]
+    sessions = facts.sessions
+    bounced = int(sessions["bounced"].sum())
+    basket = facts.baskets.select(pl.all().sum()).row(0, named=True)
+    buyers, repeat_buyers = repeat_counts(facts.buyers, cart=journey.cart, data_end=facts.last_ts)
+    within = journey.cart.repeat_within
+    return AnalysisResult(
+        journey=journey.name,
+        unit=journey.funnel.count,
+        order=journey.funnel.order,
+        window_s=journey.funnel.window.total_seconds(),
+        events=facts.events,
+        users=facts.users,
+        first_event_at=facts.first_ts,
+        last_event_at=facts.last_ts,
+        stages=stages,
+        overall_conversion=rate(counts[-1].users, counts[0].users),
+        biggest_leak=next((p.stage for p in pain if "biggest_leak" in p.kinds), None),
+        sessions=sessions.height,
+        bounced_sessions=bounced,
+        bounce_rate=rate(bounced, sessions.height),
+        bounce_rule=journey.bounce.rule,
+        bounce_by_landing_channel=(
+            _bounce_groups(sessions, "landing_channel") if "channel" in journey.property_columns else []
+        ),
+        bounce_by_landing_stage=_bounce_groups(sessions, "landing_stage"),
+        carts=basket["carts"] or 0,
+        purchased_carts=basket["purchased_carts"] or 0,
+        cart_abandonment_rate=_abandonment(basket["purchased_carts"] or 0, basket["carts"] or 0),
+        checkouts=basket["checkouts"] or 0,
+        purchased_checkouts=basket["purchased_checkouts"] or 0,
+        checkout_abandonment_rate=_abandonment(basket["purchased_checkouts"] or 0, basket["checkouts"] or 0),
+        buyers=buyers,
+        repeat_buyers=repeat_buyers,
+        repeat_purchase_rate=rate(repeat_buyers, buyers),
+        repeat_rule=(
+            "buyers with 2 or more purchases"
+            if within is None
+            else f"first-time buyers who bought again within {duration_text(within)}"
+        ),
+        pain_points=pain,
+    )
+
+
+def _bounce_groups(sessions: pl.DataFrame, column: str) -> list[BounceGroup]:
+    grouped = (
+        sessions.group_by(column)
+        .agg(pl.len().alias("sessions"), pl.col("bounced").sum().alias("bounced"))
+        .sort(["sessions", column], descending=[True, False])
+    )
+    return [
+        BounceGroup(value=str(value), sessions=n, bounced_sessions=b, bounce_rate=rate(b, n))
+        for value, n, b in grouped.iter_rows()
+    ]
+
+
+def _abandonment(purchased: int, started: int) -> float | None:
+    return rate(started - purchased, started)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from journeyctl.aggregate import StageCounts
 from journeyctl.config.durations import format_duration
 from journeyctl.result import PainKind, PainPoint
+
+if TYPE_CHECKING:
+    from journeyctl.aggregate import StageCounts
 
 
 def find_pain_points(counts: Sequence[StageCounts], *, max_drop_off: float | None) -> list[PainPoint]:

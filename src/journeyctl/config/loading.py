@@ -36,6 +36,13 @@ def parse_config(text: str, path: str = "<config>") -> JourneyConfig:
         if root is not None:
             _check_size(root, path)
         data = yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.constructor.ConstructorError as err:
+        mark = err.problem_mark
+        raise ConfigError(
+            f"YAML tag not allowed: {err.problem}",
+            where=f"{path}:{mark.line + 1}" if mark else path,
+            hint="a journey is plain YAML: remove tags such as !!python/object",
+        ) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = f":{mark.line + 1}" if mark else ""

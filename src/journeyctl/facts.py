@@ -1,0 +1,107 @@
+"""Per-user facts: everything the metrics need, computed from the events of a set of users.
+
+``user_facts`` sees the events of some users and nothing else, so it can run on all users
+at once or on user partitions whose facts are concatenated (``concat_facts``) before
+``aggregate`` turns them into metrics. No fact depends on other users or on the end of the
+data; what does (pending users, the repeat-purchase cohort) is decided at aggregation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import polars as pl
+
+from journeyctl.columns import SESSION, STAGE_MASK, TS, USER
+from journeyctl.commerce import basket_facts, buyer_facts
+from journeyctl.config.models import JourneyConfig
+from journeyctl.kernel import Levels, ordered_levels
+from journeyctl.sessions import session_facts, sessionize
+from journeyctl.stages import assign_stages
+
+
+@dataclass(frozen=True)
+class Facts:
+    funnel: pl.DataFrame  # per user: user_id, level, last_entry, t0… (µs)
+    sessions: pl.DataFrame  # per session: events, landing_channel, landing_stage, bounced
+    baskets: pl.DataFrame  # per cart unit: carts, purchased_carts, checkouts, purchased_checkouts
+    buyers: pl.DataFrame  # per buyer: purchases, first, in_time
+    events: int
+    users: int
+    first_ts: datetime | None
+    last_ts: datetime | None
+
+
+def micros(seconds: float) -> int:
+    return round(seconds * 1_000_000)
+
+
+def prepare_events(frame: pl.DataFrame, journey: JourneyConfig) -> pl.DataFrame:
+    """Canonical events sorted by user and time, with ``stage_mask`` and ``session_id``."""
+    events = frame.lazy().sort(USER, TS).pipe(assign_stages, journey.stages)
+    if SESSION not in frame.columns:
+        events = events.pipe(sessionize, timeout_us=micros(journey.sessions.timeout.total_seconds()))
+    return events.collect()
+
+
+def user_facts(frame: pl.DataFrame, journey: JourneyConfig) -> Facts:
+    """The facts of the users in ``frame`` (canonical events, any order)."""
+    events = prepare_events(frame, journey)
+    window_us = micros(journey.funnel.window.total_seconds())
+    levels = user_levels(events, n_stages=len(journey.stages), window_us=window_us)
+    users = events[USER].filter((events[USER] != events[USER].shift(1)).fill_null(True))
+    channel = "channel" if "channel" in journey.property_columns else None
+    stage_ids = [stage.id for stage in journey.stages]
+    lazy = events.lazy()
+    sessions, baskets, buyers = pl.collect_all(
+        [
+            session_facts(lazy, bounce=journey.bounce, stage_ids=stage_ids, channel=channel),
+            basket_facts(lazy, cart=journey.cart, window_us=window_us),
+            buyer_facts(lazy, cart=journey.cart),
+        ]
+    )
+    return Facts(
+        funnel=levels_frame(levels).insert_column(0, users),
+        sessions=sessions.select("events", "landing_channel", "landing_stage", "bounced"),
+        baskets=baskets,
+        buyers=buyers,
+        events=events.height,
+        users=users.len(),
+        first_ts=events[TS].min() if events.height else None,  # type: ignore[arg-type]
+        last_ts=events[TS].max() if events.height else None,  # type: ignore[arg-type]
+    )
+
+
+def concat_facts(parts: list[Facts]) -> Facts:
+    """The facts of disjoint user partitions, as if computed at once."""
+    firsts = [p.first_ts for p in parts if p.first_ts is not None]
+    lasts = [p.last_ts for p in parts if p.last_ts is not None]
+    return Facts(
+        funnel=pl.concat([p.funnel for p in parts]),
+        sessions=pl.concat([p.sessions for p in parts]),
+        baskets=pl.concat([p.baskets for p in parts]),
+        buyers=pl.concat([p.buyers for p in parts]),
+        events=sum(p.events for p in parts),
+        users=sum(p.users for p in parts),
+        first_ts=min(firsts, default=None),
+        last_ts=max(lasts, default=None),
+    )
+
+
+def user_levels(events: pl.DataFrame, *, n_stages: int, window_us: int) -> Levels:
+    """Run the kernel on ``events`` sorted by user and ts with a ``stage_mask`` column."""
+    users = events[USER]
+    new_user = (users != users.shift(1)).fill_null(True).to_numpy()
+    starts = np.append(np.flatnonzero(new_user), len(users)).astype(np.int64)
+    ts = events[TS].dt.epoch("us").to_numpy().astype(np.int64, copy=False)
+    mask = events[STAGE_MASK].to_numpy().astype(np.int64, copy=False)
+    return ordered_levels(starts, ts, mask, n_stages=n_stages, window_us=window_us)
+
+
+def levels_frame(levels: Levels) -> pl.DataFrame:
+    """``level``, ``last_entry`` and ``t0``…``t{N-1}`` (µs) as columns, one row per unit."""
+    columns = {"level": levels.level, "last_entry": levels.last_entry}
+    columns |= {f"t{i}": levels.path[:, i] for i in range(levels.path.shape[1])}
+    return pl.DataFrame(columns)
