@@ -80,7 +80,10 @@ def reporting_errors() -> Iterator[None]:
 
 @app.command()
 def analyze(
-    events: Annotated[list[str], typer.Argument(help="Event files or quoted globs, e.g. 'exports/*.csv'.")],
+    events: Annotated[
+        list[str],
+        typer.Argument(metavar="EVENTS...", help="Event files or quoted globs, e.g. 'exports/*.csv'."),
+    ],
     config: Annotated[
         Path, typer.Option("--config", "-c", help="Journey YAML (stages, columns, window).")
     ] = JOURNEY_YAML,

@@ -1,0 +1,149 @@
+"""The real command, end to end: exit codes, exact stderr, nothing on stdout on error."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from journeyctl.cli import app
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).parent.parent
+TINY = str(DATA / "tiny_store.csv")
+TINY_YAML = str(DATA / "tiny_store.yaml")
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_analyze_prints_the_funnel_with_pain_points() -> None:
+    code, out, err = run("analyze", TINY, "-c", TINY_YAML, "--width", "120")
+    assert (code, err) == (0, "")
+    assert re.search(r"Interest\s+2 .*66\.7%", out)
+    assert "Pain points" in out and "Interest → Consideration: 50.0% drop off, above the 40% limit" in out
+    assert "\x1b[" not in out  # not a terminal: plain text
+
+
+def test_json_output_follows_the_schema() -> None:
+    code, out, _ = run("analyze", TINY, "-c", TINY_YAML, "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["schema_version"] == 1
+    assert [s["users"] for s in data["stages"]] == [3, 2, 1, 1]
+    assert data["overall_conversion"] == pytest.approx(1 / 3)
+    for key in ("bounce_rate", "cart_abandonment_rate", "checkout_abandonment_rate", "repeat_purchase_rate"):
+        assert key in data
+    assert {"id", "label", "users", "conversion", "from_start", "lost", "drop_off", "pain_point"} <= set(
+        data["stages"][0]
+    )
+
+
+def test_output_file_is_written_and_stdout_stays_empty(tmp_path: Path) -> None:
+    target = tmp_path / "funnel.csv"
+    code, out, _ = run("analyze", TINY, "-c", TINY_YAML, "-f", "csv", "-o", str(target))
+    assert (code, out) == (0, "")
+    assert target.read_text().splitlines()[0].startswith("id,label,users,conversion")
+
+
+def test_failed_run_leaves_the_existing_output_untouched(tmp_path: Path) -> None:
+    target = tmp_path / "funnel.json"
+    target.write_text("previous result")
+    code, _, err = run(
+        "analyze", str(tmp_path / "missing.csv"), "-c", TINY_YAML, "-f", "json", "-o", str(target)
+    )
+    assert code == 2 and err.startswith("error:")
+    assert target.read_text() == "previous result"
+    assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
+
+
+def test_output_may_not_overwrite_an_input(tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(Path(TINY).read_text())
+    code, out, err = run("analyze", str(events), "-c", TINY_YAML, "-o", str(events))
+    assert (code, out) == (2, "")
+    assert err == f"error: {events}: the output file is one of the inputs\n  hint: choose another -o FILE\n"
+    assert events.read_text() == Path(TINY).read_text()
+
+
+def test_glob_of_several_files_reads_them_all(tmp_path: Path) -> None:
+    lines = Path(TINY).read_text().splitlines()
+    (tmp_path / "a.csv").write_text("\n".join(lines[:4]) + "\n")
+    (tmp_path / "b.csv").write_text("\n".join([lines[0], *lines[4:]]) + "\n")
+    code, out, _ = run("analyze", str(tmp_path / "*.csv"), "-c", TINY_YAML, "-f", "json")
+    assert code == 0 and [s["users"] for s in json.loads(out)["stages"]] == [3, 2, 1, 1]
+
+
+def test_misspelled_key_names_its_line(tmp_path: Path) -> None:
+    typo = tmp_path / "journey.yaml"
+    typo.write_text(
+        "stages:\n  - id: a\n    match: [{events: [x]}]\n  - id: b\n    matches: [{events: [y]}]\n"
+    )
+    code, out, err = run("analyze", TINY, "-c", str(typo))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: {typo}:5: stages[1].matches: Extra inputs are not permitted\n  hint: did you mean `match`?\n"
+    )
+
+
+def test_missing_column_lists_the_columns_the_file_has(tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text("uid,timestamp,event\nu1,2026-01-01T00:00:00Z,landing_view\n")
+    code, out, err = run("analyze", str(events), "-c", TINY_YAML)
+    assert (code, out) == (2, "")
+    assert err.startswith(
+        f"error: {events}:1: no column 'user_id', 'channel'; the file has: uid, timestamp, event"
+    )
+
+
+def test_unparseable_timestamp_quotes_file_and_line(tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "user_id,timestamp,event,channel\nu1,2026-01-01T00:00:00Z,landing_view,ad\nu2,yesterday,landing_view,ad\n"
+    )
+    code, out, err = run("analyze", str(events), "-c", TINY_YAML)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: {events}:3: timestamp 'yesterday' does not parse\n  (1 bad row in all)\n")
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [("nope.csv", "no such file"), ("nope/*.csv", "no file matches this pattern")],
+)
+def test_missing_inputs_are_named(path: str, message: str, tmp_path: Path) -> None:
+    code, out, err = run("analyze", str(tmp_path / path), "-c", TINY_YAML)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: {tmp_path / path}: {message}\n  hint:")
+
+
+def test_empty_file_is_refused(tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text("")
+    code, _, err = run("analyze", str(events), "-c", TINY_YAML)
+    assert code == 2 and err.startswith(f"error: {events}: the file is empty")
+
+
+def test_internal_errors_say_they_are_bugs(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("oops")
+
+    monkeypatch.setattr("journeyctl.api.analyze", broken)
+    code, out, err = run("analyze", TINY, "-c", TINY_YAML)
+    assert (code, out) == (3, "")
+    assert err.startswith(
+        "internal error: ZeroDivisionError: oops\n  this is a bug in journeyctl; rerun with --debug"
+    )
+
+
+def test_every_command_has_help_and_appears_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for command in app.registered_commands:
+        name = command.name or (command.callback.__name__ if command.callback else "")
+        code, out, _ = run(name, "--help")
+        assert code == 0 and "Example:" in out
+        assert f"journeyctl {name}" in readme
