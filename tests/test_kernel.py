@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from journeyctl import analyze
@@ -145,3 +147,20 @@ stages:
         properties=("page", "value"),
     )
     assert users(events, config) == [2, 1]
+
+
+def test_entries_limited_to_a_range_may_finish_after_it() -> None:
+    from journeyctl.facts import user_facts
+    from tests.events import START
+
+    # u enters before the range (not counted) and inside it at 100 s, converting at 200 s,
+    # after the range ends; v's only entry lies before the range
+    events = log(("u", 0, "a"), ("u", 100, "a"), ("u", 200, "b"), ("v", 0, "a"), ("v", 150, "b"))
+    facts = user_facts(
+        events,
+        funnel("a", "b"),
+        entries_since=START + timedelta(seconds=50),
+        entries_until=START + timedelta(seconds=150),
+    )
+    levels = dict(zip(facts.funnel["user_id"], facts.funnel["level"], strict=True))
+    assert levels == {"u": 2, "v": 0}

@@ -19,7 +19,7 @@ from journeyctl.commerce import basket_facts, buyer_facts
 from journeyctl.config.models import JourneyConfig
 from journeyctl.kernel import Levels, ordered_levels
 from journeyctl.sessions import session_facts, sessionize
-from journeyctl.stages import assign_stages
+from journeyctl.stages import assign_stages, restrict_entries
 
 
 @dataclass(frozen=True)
@@ -38,17 +38,36 @@ def micros(seconds: float) -> int:
     return round(seconds * 1_000_000)
 
 
-def prepare_events(frame: pl.DataFrame, journey: JourneyConfig) -> pl.DataFrame:
-    """Canonical events sorted by user and time, with ``stage_mask`` and ``session_id``."""
-    events = frame.lazy().sort(USER, TS).pipe(assign_stages, journey.stages)
+def prepare_events(
+    frame: pl.DataFrame,
+    journey: JourneyConfig,
+    *,
+    entries_since: datetime | None = None,
+    entries_until: datetime | None = None,
+) -> pl.DataFrame:
+    """Canonical events sorted by user and time, with ``stage_mask`` and ``session_id``;
+    only rows in [entries_since, entries_until) may be funnel entries."""
+    events = (
+        frame.lazy()
+        .sort(USER, TS)
+        .pipe(assign_stages, journey.stages)
+        .pipe(restrict_entries, since=entries_since, until=entries_until)
+    )
     if SESSION not in frame.columns:
         events = events.pipe(sessionize, timeout_us=micros(journey.sessions.timeout.total_seconds()))
     return events.collect()
 
 
-def user_facts(frame: pl.DataFrame, journey: JourneyConfig) -> Facts:
-    """The facts of the users in ``frame`` (canonical events, any order)."""
-    events = prepare_events(frame, journey)
+def user_facts(
+    frame: pl.DataFrame,
+    journey: JourneyConfig,
+    *,
+    entries_since: datetime | None = None,
+    entries_until: datetime | None = None,
+) -> Facts:
+    """The facts of the users in ``frame`` (canonical events, any order); funnel entries are
+    limited to [entries_since, entries_until) when given (steps may come later)."""
+    events = prepare_events(frame, journey, entries_since=entries_since, entries_until=entries_until)
     window_us = micros(journey.funnel.window.total_seconds())
     levels = user_levels(events, n_stages=len(journey.stages), window_us=window_us)
     users = events[USER].filter((events[USER] != events[USER].shift(1)).fill_null(True))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import polars as pl
 
-from journeyctl.columns import EVENT, STAGE_MASK
+from journeyctl.columns import EVENT, STAGE_MASK, TS
 from journeyctl.config.models import Condition, Matcher, Scalar, Stage
 
 MAX_STAGES = 62  # stage bits live in one Int64
@@ -15,6 +16,23 @@ MAX_STAGES = 62  # stage bits live in one Int64
 def assign_stages(events: pl.LazyFrame, stages: Sequence[Stage]) -> pl.LazyFrame:
     """Add ``stage_mask``: bit ``i`` is set when the row matches stage ``i`` (0-based)."""
     return events.with_columns(stage_mask_expr(stages))
+
+
+def restrict_entries(
+    events: pl.LazyFrame, *, since: datetime | None = None, until: datetime | None = None
+) -> pl.LazyFrame:
+    """Let only rows with ``since <= ts < until`` be funnel entries (stage 1); rows outside
+    keep their other stage bits, so a path entered inside the range may finish after it."""
+    if since is None and until is None:
+        return events
+    inside = pl.lit(True)
+    if since is not None:
+        inside &= pl.col(TS) >= since
+    if until is not None:
+        inside &= pl.col(TS) < until
+    return events.with_columns(
+        pl.when(inside).then(pl.col(STAGE_MASK)).otherwise(pl.col(STAGE_MASK) & ~1).alias(STAGE_MASK)
+    )
 
 
 def stage_mask_expr(stages: Sequence[Stage]) -> pl.Expr:
