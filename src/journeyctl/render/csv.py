@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from journeyctl.render.text import safe
 from journeyctl.result import AnalysisResult
 
 COLUMNS = (
@@ -28,9 +29,10 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def cell(value: object) -> object:
-    """Text that a spreadsheet would run as a formula gets a leading ``'``; numbers pass."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
+    """Text loses control characters, and text a spreadsheet would run as a formula gets a
+    leading ``'``; numbers pass unchanged."""
+    if isinstance(value, str):
+        return "'" + safe(value) if value.startswith(FORMULA_STARTS) else safe(value)
     return "" if value is None else value
 
 

@@ -1,0 +1,51 @@
+"""Renderings compared with reviewed golden files; data can never turn against the reader."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from journeyctl import analyze
+from journeyctl.render import Format, render
+from journeyctl.render.csv import render_csv
+from tests.conftest import Golden
+from tests.events import journey, log
+
+DATA = Path(__file__).parent / "data"
+TINY = analyze([str(DATA / "tiny_store.csv")], DATA / "tiny_store.yaml")
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+def test_tiny_store_renders_as_before(fmt: Format, golden: Golden) -> None:
+    golden.check(f"tiny_store.{fmt}", render(TINY, fmt, width=120, color=False))
+
+
+def test_narrow_table_drops_the_bar_but_keeps_every_number(golden: Golden) -> None:
+    golden.check("tiny_store.narrow.table", render(TINY, Format.table, width=80, color=False))
+
+
+HOSTILE = journey(
+    """
+name: "Shop \\e]0;pwned\\a"
+stages:
+  - {id: a, label: "=HYPERLINK(\\"http://x\\")", match: [{events: [x]}]}
+  - {id: b, label: "B \\e[31mred\\e[0m", match: [{events: [y]}]}
+"""
+)
+
+
+def test_terminal_output_strips_escape_sequences_from_labels() -> None:
+    result = analyze(log(("u", 0, "x"), ("u", 1, "y")), HOSTILE)
+    text = render(result, Format.table, width=120, color=False)
+    assert "\x1b" not in text and "\x07" not in text
+    assert "B [31mred[0m" in text  # the visible characters stay, inert
+
+
+def test_csv_cells_cannot_run_as_formulas() -> None:
+    result = analyze(log(("u", 0, "x"), ("u", 1, "y")), HOSTILE)
+    rows = list(csv.DictReader(io.StringIO(render_csv(result))))
+    assert rows[0]["label"] == '\'=HYPERLINK("http://x")'
+    assert rows[1]["label"] == "B [31mred[0m"  # no escape characters either
