@@ -17,6 +17,7 @@ import polars as pl
 from journeyctl.columns import SESSION, STAGE_MASK, TS, USER
 from journeyctl.commerce import basket_facts, buyer_facts
 from journeyctl.config.models import JourneyConfig
+from journeyctl.errors import ConfigError
 from journeyctl.kernel import Levels, ordered_levels
 from journeyctl.sessions import session_facts, sessionize
 from journeyctl.stages import assign_stages, restrict_entries
@@ -67,6 +68,7 @@ def user_facts(
 ) -> Facts:
     """The facts of the users in ``frame`` (canonical events, any order); funnel entries are
     limited to [entries_since, entries_until) when given (steps may come later)."""
+    require_supported(journey)
     events = prepare_events(frame, journey, entries_since=entries_since, entries_until=entries_until)
     window_us = micros(journey.funnel.window.total_seconds())
     levels = user_levels(events, n_stages=len(journey.stages), window_us=window_us)
@@ -91,6 +93,28 @@ def user_facts(
         first_ts=events[TS].min() if events.height else None,  # type: ignore[arg-type]
         last_ts=events[TS].max() if events.height else None,  # type: ignore[arg-type]
     )
+
+
+def require_supported(journey: JourneyConfig) -> None:
+    """Refuse config keys whose semantics this version does not compute yet, rather than
+    silently ignoring them."""
+    funnel = journey.funnel
+    unsupported = [
+        ("funnel.order", funnel.order != "ordered", f"order {funnel.order!r}"),
+        ("funnel.count", funnel.count != "users", f"counting by {funnel.count}"),
+        ("funnel.hold", bool(funnel.hold), "hold"),
+        ("funnel.exclude", bool(funnel.exclude), "exclusions"),
+        *(
+            (f"stages[{i}]", stage.within is not None or stage.after is not None, "within/after gaps")
+            for i, stage in enumerate(journey.stages)
+        ),
+    ]
+    for path, used, what in unsupported:
+        if used:
+            raise ConfigError(
+                f"{path}: {what} is not supported by this version",
+                hint="remove it; the ordered funnel counting users is supported",
+            )
 
 
 def concat_facts(parts: list[Facts]) -> Facts:
