@@ -140,9 +140,9 @@ def saas_rows(rng: random.Random, accounts: int) -> list[list[str]]:
             session += 1
             sid = f"s{session:06d}"
 
-            def emit(action: str, plan: str = "", sid: str = sid) -> None:
-                local = ts.astimezone(BERLIN).strftime("%Y-%m-%d %H:%M:%S")
-                rows.append([account, local, action, sid, source, plan, variant])
+            def emit(action: str, plan: str = "") -> None:
+                local = ts.astimezone(BERLIN).strftime("%Y-%m-%d %H:%M:%S")  # noqa: B023 - called at once
+                rows.append([account, local, action, sid, source, plan, variant])  # noqa: B023
 
             emit("site_visit")
             if rng.random() < 0.3:
