@@ -66,7 +66,7 @@ def _funnel(result: AnalysisResult, width: int) -> Table:
     if has_pending:
         table.add_column("Pending", justify="right", no_wrap=True)
     if show_flags:
-        table.add_column("Pain point", no_wrap=True)
+        table.add_column("Pain point", min_width=10)
     top = max((s.users for s in result.stages), default=0)
     kinds = {p.stage: p.kinds for p in result.pain_points}
     for stage in result.stages:
