@@ -14,52 +14,77 @@ from journeyctl.config.loading import load_config
 from journeyctl.config.models import JourneyConfig
 from journeyctl.errors import InputError
 from journeyctl.facts import user_facts
-from journeyctl.load import (
-    RAW_TS,
-    bad_rows_expr,
-    describe_bad_rows,
-    expand_sources,
-    load_events,
-    repair_timestamps,
-)
-from journeyctl.result import AnalysisResult
+from journeyctl.load import RAW_TS, expand_sources, load_events, repair_timestamps
+from journeyctl.quality import BadRowPolicy, apply_quality, parse_bad_rows, refuse_empty_files
+from journeyctl.result import AnalysisResult, DataQuality
 
 Events = Sequence[str | Path] | pl.DataFrame
 
 
-def analyze(events: Events, config: JourneyConfig | str | Path) -> AnalysisResult:
-    """Analyse event files (paths or globs) or an in-memory canonical frame against a journey.
+def analyze(
+    events: Events,
+    config: JourneyConfig | str | Path,
+    *,
+    bad_rows: BadRowPolicy | str = "fail",
+    dedupe: bool = False,
+) -> AnalysisResult:
+    """Analyse event files (paths, globs, directories, ``-``) or an in-memory canonical frame
+    against a journey; ``result.data_quality`` counts what loading found.
 
     A canonical frame has ``user_id`` (str), ``ts`` (datetime), ``event`` (str), optionally
-    ``session_id``, and the property columns the config names. Raises ``JourneyctlError``
-    subclasses for anything the user can fix.
+    ``session_id``, and the property columns the config names. ``bad_rows`` is ``fail``,
+    ``skip`` or ``quarantine=FILE``; ``dedupe`` drops identical duplicate events. Raises
+    ``JourneyctlError`` subclasses for anything the user can fix.
     """
     journey = config if isinstance(config, JourneyConfig) else load_config(config)
-    frame = read_events(events, journey)
-    return analyze_frame(frame, journey)
+    frame, quality = read_checked_events(events, journey, bad_rows=bad_rows, dedupe=dedupe)
+    if frame.is_empty():
+        raise InputError(
+            "no analysable event rows remain", hint=f"all {quality.bad_rows:,} rows were bad; see --bad-rows"
+        )
+    return analyze_frame(frame, journey).model_copy(update={"data_quality": quality})
 
 
 def read_events(events: Events, journey: JourneyConfig) -> pl.DataFrame:
     """The canonical events, collected once and checked: every row has a user, an event and a
     timestamp, or ``InputError`` quotes the first bad rows with file and line."""
+    return read_checked_events(events, journey)[0]
+
+
+def read_checked_events(
+    events: Events,
+    journey: JourneyConfig,
+    *,
+    bad_rows: BadRowPolicy | str = "fail",
+    dedupe: bool = False,
+) -> tuple[pl.DataFrame, DataQuality]:
+    """The canonical events, collected once, with bad rows handled by ``bad_rows`` (see
+    ``quality``) and the data-quality counts."""
+    policy = parse_bad_rows(bad_rows) if isinstance(bad_rows, str) else bad_rows
     if isinstance(events, pl.DataFrame):
-        return _canonical_frame(events, journey)
-    files = expand_sources(events)
-    lazy = load_events(
-        files,
-        journey.columns,
-        properties=journey.property_columns,
-        time_format=journey.time_format,
-        timezone=journey.timezone,
-    )
-    with polars_errors(files):
-        frame = lazy.collect()
-    if journey.time_format == "auto":
-        frame = repair_timestamps(frame, timezone=journey.timezone)
-    bad = frame.filter(bad_rows_expr())
-    if bad.height:
-        raise describe_bad_rows(bad, files, bad.height)
-    return frame.drop(RAW_TS, SOURCE, LINE)
+        frame = _canonical_frame(events, journey).with_columns(
+            pl.lit(0, pl.UInt32).alias(SOURCE),
+            pl.int_range(1, pl.len() + 1, dtype=pl.UInt64).alias(LINE),
+            pl.col(TS).cast(pl.String).alias(RAW_TS),
+        )
+        files: Sequence[Path] = [Path("<frame>")]
+    else:
+        files = expand_sources(events)
+        lazy = load_events(
+            files,
+            journey.columns,
+            properties=journey.property_columns,
+            time_format=journey.time_format,
+            timezone=journey.timezone,
+            csv=journey.csv,
+        )
+        with polars_errors(files):
+            frame = lazy.collect()
+        refuse_empty_files(frame, files)
+        if journey.time_format == "auto":
+            frame = repair_timestamps(frame, timezone=journey.timezone)
+    good, quality = apply_quality(frame, files, policy=policy, dedupe=dedupe)
+    return good.drop(RAW_TS, SOURCE, LINE), quality
 
 
 def analyze_frame(frame: pl.DataFrame, journey: JourneyConfig) -> AnalysisResult:

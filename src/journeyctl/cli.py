@@ -17,6 +17,8 @@ from journeyctl.config.loading import load_config
 from journeyctl.errors import ExitCode, JourneyctlError
 from journeyctl.output import stdout_is_terminal, write_output
 from journeyctl.render import Format, render
+from journeyctl.render.text import plural
+from journeyctl.result import DataQuality
 
 app = typer.Typer(
     name="journeyctl",
@@ -97,6 +99,14 @@ def analyze(
     width: Annotated[
         int | None, typer.Option(help="Table width in characters (default: the terminal's).")
     ] = None,
+    bad_rows: Annotated[
+        str,
+        typer.Option(
+            "--bad-rows",
+            help="Rows without user, event or a parseable time: fail, skip or quarantine=FILE.",
+        ),
+    ] = "fail",
+    dedupe: Annotated[bool, typer.Option("--dedupe", help="Drop identical duplicate events.")] = False,
 ) -> None:
     """Show how many users reach each stage of the journey, and where they leave.
 
@@ -106,10 +116,18 @@ def analyze(
     Example: journeyctl analyze sample_data/store_events.csv -c configs/ecommerce.yaml
     """
     with reporting_errors():
-        result = api.analyze(events, load_config(config))
+        result = api.analyze(events, load_config(config), bad_rows=bad_rows, dedupe=dedupe)
         to_terminal = output is None and stdout_is_terminal()
         text = render(result, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
         write_output(text, output, inputs=[config, *map(Path, events)])
+        _report_skipped(result.data_quality)
+
+
+def _report_skipped(quality: DataQuality) -> None:
+    if quality.bad_rows:  # never silent, even when the output goes to a file or is JSON
+        typer.echo(
+            f"warning: {plural(quality.bad_rows, 'bad row')} left out ({quality.bad_rows_policy})", err=True
+        )
 
 
 def _terminal_width(to_terminal: bool) -> int:

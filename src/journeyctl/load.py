@@ -7,13 +7,15 @@ are parsed here, in one place, to UTC microseconds.
 from __future__ import annotations
 
 import glob
+import gzip
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
 
 from journeyctl.columns import EVENT, LINE, SESSION, SOURCE, TS, USER
-from journeyctl.config.models import Columns
+from journeyctl.config.models import Columns, CsvOptions
 from journeyctl.errors import InputError
 
 RAW_TS = "_raw_ts"
@@ -27,20 +29,47 @@ _COMMON_FORMATS = (
 )
 
 
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+NDJSON_SUFFIXES = (".ndjson", ".jsonl", ".json")
+COMPRESSED_SUFFIXES = (".gz", ".zst")
+STDIN = "-"
+_DELIMITERS = (",", ";", "\t", "|")
+_UTF8 = {"utf-8", "utf8", "utf-8-sig", "utf_8", "utf_8_sig"}
+
+
+def file_kind(path: Path) -> str | None:
+    """``csv``, ``parquet`` or ``ndjson`` from the file name (``.gz``/``.zst`` CSV is csv)."""
+    suffixes = [s.lower() for s in path.suffixes[-2:]]
+    if suffixes and suffixes[-1] in COMPRESSED_SUFFIXES:
+        return "csv" if len(suffixes) == 1 or suffixes[0] in CSV_SUFFIXES else None
+    last = suffixes[-1] if suffixes else ""
+    if last in PARQUET_SUFFIXES:
+        return "parquet"
+    if last in NDJSON_SUFFIXES:
+        return "ndjson"
+    return "csv" if last in CSV_SUFFIXES else None
+
+
 def expand_sources(sources: Sequence[str | Path]) -> list[Path]:
-    """Files named directly or by glob pattern, in a stable order, each listed once."""
+    """Files named directly, by glob pattern or by directory (its event files, recursively),
+    or ``-`` for standard input; in a stable order, each listed once."""
     files: list[Path] = []
     for source in sources:
         text = str(source)
         path = Path(text)
-        if path.is_file():
+        if text == STDIN:
+            matches = [Path(STDIN)]
+        elif path.is_file():
             matches = [path]
         elif path.is_dir():
-            raise InputError(
-                "is a directory",
-                where=text,
-                hint=f"name the files inside it, e.g. '{path / '*.csv'}'",
-            )
+            matches = sorted(p for p in path.rglob("*") if p.is_file() and file_kind(p) is not None)
+            if not matches:
+                raise InputError(
+                    "no event files in this directory",
+                    where=text,
+                    hint="journeyctl reads .csv, .csv.gz, .csv.zst, .parquet, .ndjson and .jsonl files",
+                )
         elif glob.has_magic(text):
             matches = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
             if not matches:
@@ -68,12 +97,13 @@ def load_events(
     properties: Sequence[str],
     time_format: str = "auto",
     timezone: str = "UTC",
+    csv: CsvOptions | None = None,
 ) -> pl.LazyFrame:
     """Canonical events from ``files``: user_id, ts (UTC µs), event, [session_id], properties.
 
     Also carries ``_source`` (file index), ``_line`` (line in that file) and ``_raw_ts`` so
     rows that fail to parse can be reported by ``bad_rows``. A file without a mapped column
-    raises ``InputError`` listing the columns it does have.
+    raises ``InputError`` listing the columns it does have. Only the mapped columns are read.
     """
     wanted = {columns.user: USER, columns.time: RAW_TS, columns.event: EVENT}
     if columns.session:
@@ -81,24 +111,91 @@ def load_events(
     for prop in properties:
         wanted.setdefault(prop, prop)
     frames = [
-        _scan_one(index, path, wanted, time_format=time_format, timezone=timezone)
+        _scan_one(index, path, wanted, time_format=time_format, timezone=timezone, csv=csv or CsvOptions())
         for index, path in enumerate(files)
     ]
     return pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
 
 
-def _scan_one(
-    index: int, path: Path, wanted: dict[str, str], *, time_format: str, timezone: str
-) -> pl.LazyFrame:
+def scan_table(path: Path, csv: CsvOptions) -> pl.LazyFrame:
+    """Every column of one event file as text, plus ``_line`` (the row's line for CSV, the
+    record number otherwise); ``InputError`` for an empty or unreadable file."""
+    kind = file_kind(path) or "csv"
     try:
-        frame = pl.scan_csv(path, infer_schema=False, row_index_name=LINE, row_index_offset=2, glob=False)
-        header = frame.collect_schema().names()
-    except pl.exceptions.NoDataError:
+        if str(path) == STDIN:
+            frame = _csv_bytes(sys.stdin.buffer.read(), csv, path)
+        elif kind == "parquet":
+            frame = pl.scan_parquet(path, glob=False).with_row_index(LINE, offset=1)
+        elif kind == "ndjson":
+            frame = pl.scan_ndjson(path, infer_schema_length=None).with_row_index(LINE, offset=1)
+        elif csv.encoding.lower() not in _UTF8:
+            frame = _csv_bytes(path.read_bytes(), csv, path)
+        else:
+            frame = pl.scan_csv(
+                path,
+                separator=_delimiter(path, csv),
+                infer_schema=False,
+                row_index_name=LINE,
+                row_index_offset=2,
+                glob=False,
+            )
+        names = frame.collect_schema().names()
+    except (pl.exceptions.NoDataError, EmptyDataError):
         raise InputError(
             "the file is empty", where=str(path), hint="export the events again, with a header row"
         ) from None
-    except (pl.exceptions.ComputeError, OSError) as err:
-        raise InputError(f"cannot read as CSV: {_first_line(err)}", where=str(path)) from None
+    except (pl.exceptions.ComputeError, pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as err:
+        raise InputError(
+            f"cannot read as {kind.upper() if kind != 'ndjson' else 'NDJSON'}: {_first_line(err)}",
+            where=str(path),
+            hint="check the file's format and, for CSV, `csv.delimiter` and `csv.encoding`",
+        ) from None
+    return frame.select(pl.col(LINE), *(pl.col(n).cast(pl.String) for n in names if n != LINE))
+
+
+class EmptyDataError(Exception):
+    """Standard input or a re-encoded file had no bytes."""
+
+
+def _csv_bytes(data: bytes, csv: CsvOptions, path: Path) -> pl.LazyFrame:
+    if not data.strip():
+        raise EmptyDataError
+    text = data.decode(csv.encoding).removeprefix("\ufeff")
+    separator = csv.delimiter if csv.delimiter != "auto" else sniff_delimiter(text.split("\n", 1)[0])
+    frame = pl.read_csv(
+        text.encode(),
+        separator=separator,
+        infer_schema=False,
+        row_index_name=LINE,
+        row_index_offset=2,
+    )
+    return frame.lazy()
+
+
+def _delimiter(path: Path, csv: CsvOptions) -> str:
+    if csv.delimiter != "auto":
+        return csv.delimiter
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    if path.suffix.lower() == ".zst":
+        return ","  # Polars decompresses zstd itself; name `csv.delimiter` for other separators
+    with opener(path, "rb") as handle:
+        header = handle.readline(65_536)
+    return sniff_delimiter(header.decode("utf-8", errors="replace"))
+
+
+def sniff_delimiter(header: str) -> str:
+    """The candidate separator (``,`` ``;`` tab ``|``) seen most often in the header line; ``,``
+    when none appears (a one-column file)."""
+    counts = {d: header.count(d) for d in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _scan_one(
+    index: int, path: Path, wanted: dict[str, str], *, time_format: str, timezone: str, csv: CsvOptions
+) -> pl.LazyFrame:
+    frame = scan_table(path, csv)
+    header = frame.collect_schema().names()
     missing = [name for name in wanted if name not in header]
     if missing:
         have = ", ".join(c for c in header if c != LINE)
@@ -146,7 +243,8 @@ def parse_timestamps_expr(raw: pl.Expr, *, time_format: str, timezone: str) -> p
     """Text → ``Datetime(us, UTC)``; null where the text does not parse.
 
     ``auto`` accepts ISO-8601 with ``T`` or a space, seconds to microseconds, with an offset
-    or ``Z`` (honoured) or without (read in ``timezone``). An explicit strftime format is
+    or ``Z`` (honoured, so mixed offsets all become UTC) or without (read in ``timezone``),
+    and Unix epoch seconds or milliseconds. An explicit strftime format is
     used as given; with ``%z`` its offsets are honoured.
     """
     utc = pl.Datetime("us", "UTC")
@@ -159,7 +257,18 @@ def parse_timestamps_expr(raw: pl.Expr, *, time_format: str, timezone: str) -> p
     )
     aware = pl.coalesce(text.str.strptime(utc, fmt, strict=False) for fmt in _ISO_WITH_OFFSET)
     naive = pl.coalesce(text.str.strptime(pl.Datetime("us"), fmt, strict=False) for fmt in _ISO_NAIVE)
-    return pl.coalesce(aware, _localize(naive, timezone))
+    return pl.coalesce(aware, _localize(naive, timezone), epoch_expr(raw.str.strip_chars()))
+
+
+def epoch_expr(text: pl.Expr) -> pl.Expr:
+    """Unix epoch text → ``Datetime(us, UTC)``: 9-10 digits (optionally with a fraction) are
+    seconds, 12-13 digits milliseconds; anything else is null."""
+    seconds = pl.when(text.str.contains(r"^\d{9,10}(\.\d{1,6})?$")).then(
+        text.cast(pl.Float64, strict=False) * 1e6
+    )
+    millis = pl.when(text.str.contains(r"^\d{12,13}$")).then(text.cast(pl.Int64, strict=False) * 1000)
+    micros = pl.coalesce(seconds.round(0).cast(pl.Int64), millis)
+    return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
 
 def _localize(naive: pl.Expr, timezone: str) -> pl.Expr:

@@ -59,6 +59,27 @@ class BounceGroup(Frozen):
     bounce_rate: float | None
 
 
+class DataQuality(Frozen):
+    """What loading found: nothing is dropped without being counted here."""
+
+    rows_read: int = 0
+    bad_rows: int = 0  # no user, no event or an unparseable timestamp (skipped or quarantined)
+    bad_rows_policy: str = "fail"
+    duplicate_events: int = 0  # rows identical to an earlier one in every analysed column
+    duplicates_dropped: int = 0  # with --dedupe
+    events_in_future: int = 0  # later than the time of the analysis (kept)
+    events_before_plausible_epoch: int = 0  # before 2000-01-01 UTC (kept)
+
+    @property
+    def has_findings(self) -> bool:
+        return bool(
+            self.bad_rows
+            or self.duplicate_events
+            or self.events_in_future
+            or self.events_before_plausible_epoch
+        )
+
+
 class AnalysisResult(Frozen):
     schema_version: int = SCHEMA_VERSION
     journey: str
@@ -89,6 +110,7 @@ class AnalysisResult(Frozen):
     repeat_purchase_rate: float | None
     repeat_rule: str
     pain_points: list[PainPoint]
+    data_quality: DataQuality = DataQuality()
 
     def stage(self, stage_id: str) -> StageResult:
         return next(s for s in self.stages if s.id == stage_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from datetime import timedelta
 from typing import Annotated, Literal
@@ -108,6 +109,32 @@ class Columns(Strict):
     properties: list[str] = Field(default_factory=list)
 
 
+class CsvOptions(Strict):
+    """How CSV files are read: ``delimiter`` (``auto`` sniffs it from the header line) and the
+    text ``encoding`` (any Python codec name; UTF-8 with or without BOM is the default)."""
+
+    delimiter: str = "auto"
+    encoding: str = "utf-8"
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str) -> str:
+        if value != "auto" and len(value.encode()) != 1:
+            raise ValueError("the delimiter is one character such as ',', ';', '|' or '\\t', or auto")
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_codec(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(
+                f"unknown encoding {value!r}; use a name such as utf-8, latin-1 or cp1252"
+            ) from None
+        return value
+
+
 class Sessions(Strict):
     timeout: Duration = timedelta(minutes=30)
 
@@ -193,6 +220,7 @@ class JourneyConfig(Strict):
     columns: Columns = Field(default_factory=Columns)
     time_format: str = "auto"
     timezone: str = "UTC"
+    csv: CsvOptions = Field(default_factory=CsvOptions)
     sessions: Sessions = Field(default_factory=Sessions)
     funnel: Funnel = Field(default_factory=Funnel)
     stages: list[Stage] = Field(min_length=1, max_length=62)

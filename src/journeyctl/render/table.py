@@ -35,6 +35,8 @@ def render_table(result: AnalysisResult, *, width: int | None = None, color: boo
     if result.pain_points:
         parts.append(_pain_points(result))
     parts += [_metrics(result), _headline(result)]
+    if result.data_quality.has_findings:
+        parts.append(_data_quality(result))
     console.print(Group(*parts))
     return out.getvalue()
 
@@ -131,4 +133,21 @@ def _headline(result: AnalysisResult) -> Text:
         text.append(" · biggest leak: ", style="bold")
         text.append(f"{safe(before.label)} → {safe(leak.label)}", style="bold red")
         text.append(f", {plural(leak.lost or 0, result.unit.rstrip('s'))} lost ({percent(leak.drop_off)})")
+    return text
+
+
+def _data_quality(result: AnalysisResult) -> Text:
+    quality = result.data_quality
+    facts = []
+    if quality.bad_rows:
+        facts.append(f"{plural(quality.bad_rows, 'bad row')} left out ({quality.bad_rows_policy})")
+    if quality.duplicate_events:
+        dropped = "dropped" if quality.duplicates_dropped else "kept; --dedupe drops them"
+        facts.append(f"{plural(quality.duplicate_events, 'duplicate event')} ({dropped})")
+    if quality.events_in_future:
+        facts.append(f"{plural(quality.events_in_future, 'event')} in the future")
+    if quality.events_before_plausible_epoch:
+        facts.append(f"{plural(quality.events_before_plausible_epoch, 'event')} before 2000-01-01")
+    text = Text("\nData quality ", style="bold yellow")
+    text.append(f"{plural(quality.rows_read, 'row')} read · " + " · ".join(facts))
     return text

@@ -1,0 +1,119 @@
+"""Bad rows, duplicate events and implausible timestamps: the policy and the counts.
+
+A row is *bad* when it has no user, no event, or a timestamp that does not parse. The
+policy decides what happens to bad rows: ``fail`` (the default) stops with the first ones
+quoted, ``skip`` drops and counts them, ``quarantine=FILE`` also writes them to a CSV with
+the reason per row. Nothing is dropped silently: every count lands in ``DataQuality``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from journeyctl.columns import EVENT, LINE, SOURCE, TS, USER
+from journeyctl.errors import InputError, UsageError
+from journeyctl.load import RAW_TS, bad_rows_expr, describe_bad_rows
+from journeyctl.output import write_output
+from journeyctl.render.csv import cell
+from journeyctl.result import DataQuality, Frozen
+
+PLAUSIBLE_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # earlier: a unit or parsing mistake
+
+
+class BadRowPolicy(Frozen):
+    action: Literal["fail", "skip", "quarantine"] = "fail"
+    quarantine: Path | None = None
+
+    def __str__(self) -> str:
+        return f"quarantine={self.quarantine}" if self.quarantine else self.action
+
+
+def parse_bad_rows(text: str) -> BadRowPolicy:
+    """``fail``, ``skip`` or ``quarantine=FILE`` → a policy; ``UsageError`` otherwise."""
+    action, _, target = text.partition("=")
+    if action == "quarantine" and target:
+        return BadRowPolicy(action="quarantine", quarantine=Path(target))
+    if action in ("fail", "skip") and not target:
+        return BadRowPolicy(action=action)
+    raise UsageError(
+        f"--bad-rows {text!r} is not a policy",
+        hint="use fail, skip or quarantine=FILE (e.g. quarantine=bad_rows.csv)",
+    )
+
+
+def reason_expr() -> pl.Expr:
+    """Why a bad row is bad, in words (the first problem found)."""
+    return (
+        pl.when(pl.col(USER).is_null())
+        .then(pl.lit("no user id"))
+        .when(pl.col(EVENT).is_null())
+        .then(pl.lit("no event name"))
+        .when(pl.col(RAW_TS).is_null())
+        .then(pl.lit("no timestamp"))
+        .otherwise(pl.lit("timestamp does not parse"))
+    )
+
+
+def apply_quality(
+    frame: pl.DataFrame,
+    files: Sequence[Path],
+    *,
+    policy: BadRowPolicy,
+    dedupe: bool,
+    now: datetime | None = None,
+) -> tuple[pl.DataFrame, DataQuality]:
+    """The analysable rows of ``frame`` (still with ``_source``/``_line``/``_raw_ts``) and the
+    counts: bad rows handled by ``policy``, identical duplicate events (dropped if ``dedupe``),
+    and events after ``now`` or before 2000-01-01 UTC (kept, only counted)."""
+    bad_mask = frame.select(bad_rows_expr()).to_series()
+    bad = frame.filter(bad_mask)
+    if bad.height and policy.action == "fail":
+        raise describe_bad_rows(bad, files, bad.height)
+    if bad.height and policy.quarantine is not None:
+        write_output(_quarantine_csv(bad, files), policy.quarantine, inputs=files)
+    good = frame.filter(~bad_mask)
+    event_columns = [c for c in good.columns if c not in (SOURCE, LINE, RAW_TS)]
+    unique = good.unique(subset=event_columns, keep="first", maintain_order=True)
+    duplicates = good.height - unique.height
+    if dedupe:
+        good = unique
+    moment = now or datetime.now(UTC)
+    quality = DataQuality(
+        rows_read=frame.height,
+        bad_rows=bad.height,
+        bad_rows_policy=str(policy),
+        duplicate_events=duplicates,
+        duplicates_dropped=duplicates if dedupe else 0,
+        events_in_future=int((good[TS] > moment).sum()),
+        events_before_plausible_epoch=int((good[TS] < PLAUSIBLE_EPOCH).sum()),
+    )
+    return good, quality
+
+
+def _quarantine_csv(bad: pl.DataFrame, files: Sequence[Path]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["file", "line", "reason", USER, "timestamp", EVENT])
+    rows = bad.select(SOURCE, LINE, reason_expr().alias("reason"), USER, RAW_TS, EVENT)
+    for source, line, reason, user, raw_ts, event in rows.iter_rows():
+        writer.writerow([cell(v) for v in (str(files[source]), line, reason, user, raw_ts, event)])
+    return out.getvalue()
+
+
+def refuse_empty_files(frame: pl.DataFrame, files: Sequence[Path]) -> None:
+    """``InputError`` naming the first file that has a header but no event rows."""
+    present = set(frame[SOURCE].unique().to_list())
+    for index, path in enumerate(files):
+        if index not in present:
+            raise InputError(
+                "the file has a header but no event rows",
+                where=str(path),
+                hint="export the events again, or leave this file out",
+            )
