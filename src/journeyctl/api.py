@@ -7,12 +7,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
+from pydantic import ValidationError
 
 from journeyctl.aggregate import summarize
 from journeyctl.columns import LINE, SOURCE, TS, USER
 from journeyctl.config.loading import load_config
-from journeyctl.config.models import JourneyConfig
-from journeyctl.errors import InputError
+from journeyctl.config.models import CsvOptions, JourneyConfig
+from journeyctl.errors import InputError, UsageError
 from journeyctl.facts import user_facts
 from journeyctl.load import RAW_TS, expand_sources, load_events, repair_timestamps
 from journeyctl.quality import BadRowPolicy, apply_quality, parse_bad_rows, refuse_empty_files
@@ -43,6 +44,14 @@ def analyze(
             "no analysable event rows remain", hint=f"all {quality.bad_rows:,} rows were bad; see --bad-rows"
         )
     return analyze_frame(frame, journey).model_copy(update={"data_quality": quality})
+
+
+def csv_options(*, delimiter: str = "auto", encoding: str = "utf-8") -> CsvOptions:
+    """CSV options from the command line, checked like the config's ``csv:`` key."""
+    try:
+        return CsvOptions(delimiter=delimiter, encoding=encoding)
+    except ValidationError as err:
+        raise UsageError(err.errors()[0]["msg"].removeprefix("Value error, "), hint="see --help") from None
 
 
 def read_events(events: Events, journey: JourneyConfig) -> pl.DataFrame:

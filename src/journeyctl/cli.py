@@ -12,11 +12,12 @@ from typing import Annotated
 
 import typer
 
-from journeyctl import __version__, api
+from journeyctl import __version__, api, onboarding
 from journeyctl.config.loading import load_config
 from journeyctl.errors import ExitCode, JourneyctlError
 from journeyctl.output import stdout_is_terminal, write_output
 from journeyctl.render import Format, render
+from journeyctl.render.onboarding import render_events, render_validation
 from journeyctl.render.text import plural
 from journeyctl.result import DataQuality
 
@@ -134,3 +135,57 @@ def _terminal_width(to_terminal: bool) -> int:
     if "COLUMNS" in os.environ or to_terminal:
         return max(80, shutil.get_terminal_size((120, 24)).columns)
     return 120
+
+
+EventsArg = Annotated[
+    list[str],
+    typer.Argument(metavar="EVENTS...", help="Event files, quoted globs, directories, or - for stdin."),
+]
+
+
+@app.command()
+def events(
+    sources: EventsArg,
+    delimiter: Annotated[str, typer.Option(help="CSV delimiter (auto: sniffed).")] = "auto",
+    encoding: Annotated[str, typer.Option(help="Text encoding of CSV files.")] = "utf-8",
+) -> None:
+    """List the distinct events (rows, users, first and last seen) and the columns with their roles.
+
+    Example: journeyctl events sample_data/store_events.csv
+    """
+    with reporting_errors():
+        profile = onboarding.profile_events(
+            sources, csv=api.csv_options(delimiter=delimiter, encoding=encoding)
+        )
+        write_output(render_events(profile, width=_terminal_width(stdout_is_terminal())), None)
+
+
+@app.command()
+def init(
+    sources: EventsArg,
+    delimiter: Annotated[str, typer.Option(help="CSV delimiter (auto: sniffed).")] = "auto",
+    encoding: Annotated[str, typer.Option(help="Text encoding of CSV files.")] = "utf-8",
+) -> None:
+    """Print a commented starter journey YAML inferred from the data (columns, stages in journey order).
+
+    Example: journeyctl init sample_data/store_events.csv > journey.yaml
+    """
+    with reporting_errors():
+        write_output(
+            onboarding.starter_config(sources, csv=api.csv_options(delimiter=delimiter, encoding=encoding)),
+            None,
+        )
+
+
+@app.command()
+def validate(
+    sources: EventsArg,
+    config: Annotated[Path, typer.Option("--config", "-c", help="Journey YAML to check.")] = JOURNEY_YAML,
+) -> None:
+    """Check a journey YAML against the data: missing events, unused frequent events, rows per stage.
+
+    Example: journeyctl validate -c journey.yaml exports/*.csv
+    """
+    with reporting_errors():
+        report = onboarding.validate(load_config(config), sources)
+        write_output(render_validation(report, width=_terminal_width(stdout_is_terminal())), None)

@@ -1,0 +1,293 @@
+"""From a raw export to a journey: ``profile_events`` (what is in the data), ``starter_config``
+(a commented YAML inferred from it) and ``validate`` (a config and data checked together)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+from journeyctl.columns import EVENT, LINE, TS, USER
+from journeyctl.config.models import Columns, CsvOptions, JourneyConfig
+from journeyctl.errors import InputError
+from journeyctl.load import expand_sources, parse_timestamps_expr, scan_table
+from journeyctl.result import Frozen
+from journeyctl.stages import any_matcher_expr
+
+_ROLE_NAMES = {
+    "user": ("user_id", "userid", "user", "uid", "customer_id", "visitor_id", "distinct_id", "account_id"),
+    "time": ("timestamp", "ts", "time", "event_time", "created_at", "occurred_at", "datetime", "date"),
+    "event": ("event", "event_name", "event_type", "action", "name", "type"),
+    "session": ("session_id", "session", "sid", "visit_id"),
+}
+# journey position of an event name, from the first keyword it contains
+_POSITIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("awareness", "Awareness", ("ad", "impression", "landing", "visit", "open", "install")),
+    ("interest", "Interest", ("view", "search", "browse", "click", "signup", "sign_up", "register")),
+    ("consideration", "Consideration", ("cart", "trial", "demo", "wishlist", "activat")),
+    ("checkout", "Checkout", ("checkout",)),
+    ("purchase", "Purchase", ("purchase", "order", "subscribe", "subscription", "pay", "buy", "upgrade")),
+    ("loyalty", "Loyalty", ("repeat", "renew", "reorder")),
+    ("advocacy", "Advocacy", ("review", "referral", "refer", "share", "invite", "rating")),
+)
+FREQUENT_SHARE = 0.01  # a data event on at least this share of rows should belong to a stage
+
+
+class EventSummary(Frozen):
+    event: str
+    rows: int
+    users: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+
+
+class ColumnRole(Frozen):
+    column: str
+    role: str  # user, time, event, session or property
+    distinct: int
+    example: str | None
+
+
+class EventsProfile(Frozen):
+    files: list[str]
+    rows: int
+    columns: list[ColumnRole]
+    events: list[EventSummary]  # most frequent first
+
+
+class StageShare(Frozen):
+    id: str
+    rows: int
+    share: float | None  # of all rows
+
+
+class Validation(Frozen):
+    rows: int
+    missing_events: list[str]  # named by the config, absent from the data
+    unused_events: list[EventSummary]  # frequent in the data, matched by no stage or cart key
+    stages: list[StageShare]
+
+
+def _read_all(sources: Sequence[str | Path], csv: CsvOptions) -> tuple[list[Path], pl.DataFrame]:
+    files = expand_sources(sources)
+    frames = [scan_table(path, csv).drop(LINE) for path in files]
+    try:
+        frame = pl.concat(frames, how="diagonal_relaxed").collect()
+    except pl.exceptions.PolarsError as err:
+        raise InputError(
+            f"cannot read the events: {str(err).strip().splitlines()[0]}", where=str(files[0])
+        ) from None
+    if frame.is_empty():
+        raise InputError("the files have a header but no event rows", where=str(files[0]))
+    return files, frame
+
+
+def infer_columns(frame: pl.DataFrame) -> Columns:
+    """The role of each column, from its name first and then the shape of its values: the time
+    column parses as timestamps, the event column has few distinct names, the user column many."""
+    names = {c.lower(): c for c in frame.columns}
+    roles: dict[str, str] = {}
+    for role, candidates in _ROLE_NAMES.items():
+        found = next((names[c] for c in candidates if c in names and names[c] not in roles.values()), None)
+        if found:
+            roles[role] = found
+    sample = frame.head(500)
+    free = [c for c in frame.columns if c not in roles.values()]
+    if "time" not in roles:
+        roles["time"] = next((c for c in free if _looks_like_time(sample[c])), "timestamp")
+    free = [c for c in free if c != roles["time"]]
+    distinct = {c: sample[c].n_unique() for c in free}
+    if "event" not in roles and free:
+        roles["event"] = min(free, key=lambda c: (distinct[c], free.index(c)))
+    free = [c for c in free if c != roles.get("event")]
+    if "user" not in roles and free:
+        roles["user"] = max(free, key=lambda c: (distinct[c], -free.index(c)))
+    properties = [c for c in frame.columns if c not in roles.values()]
+    return Columns(
+        user=roles.get("user", "user_id"),
+        time=roles["time"],
+        event=roles.get("event", "event"),
+        session=roles.get("session"),
+        properties=properties,
+    )
+
+
+def _looks_like_time(values: pl.Series) -> bool:
+    parsed = values.to_frame("v").select(
+        parse_timestamps_expr(pl.col("v"), time_format="auto", timezone="UTC").is_not_null().mean()
+    )
+    return bool((parsed.item() or 0) >= 0.9)
+
+
+def _canonical(frame: pl.DataFrame, columns: Columns) -> pl.DataFrame:
+    return frame.select(
+        pl.col(columns.user).alias(USER),
+        pl.col(columns.event).alias(EVENT),
+        parse_timestamps_expr(pl.col(columns.time), time_format="auto", timezone="UTC").alias(TS),
+    )
+
+
+def _summaries(events: pl.DataFrame) -> list[EventSummary]:
+    table = (
+        events.filter(pl.col(EVENT).is_not_null())
+        .group_by(EVENT)
+        .agg(
+            pl.len().alias("rows"),
+            pl.col(USER).n_unique().alias("users"),
+            pl.col(TS).min().alias("first_seen"),
+            pl.col(TS).max().alias("last_seen"),
+        )
+        .sort(["rows", EVENT], descending=[True, False])
+    )
+    return [EventSummary.model_validate(row) for row in table.iter_rows(named=True)]
+
+
+def profile_events(sources: Sequence[str | Path], *, csv: CsvOptions | None = None) -> EventsProfile:
+    """The distinct events (rows, users, first and last seen) and each column's inferred role."""
+    files, frame = _read_all(sources, csv or CsvOptions())
+    columns = infer_columns(frame)
+    role_of = {columns.user: "user", columns.time: "time", columns.event: "event"}
+    if columns.session:
+        role_of[columns.session] = "session"
+    roles = [
+        ColumnRole(
+            column=name,
+            role=role_of.get(name, "property"),
+            distinct=frame[name].n_unique(),
+            example=frame[name].drop_nulls().head(1).to_list()[0]
+            if frame[name].null_count() < frame.height
+            else None,
+        )
+        for name in frame.columns
+    ]
+    events = _summaries(_canonical(frame, columns)) if columns.event in frame.columns else []
+    return EventsProfile(files=[str(f) for f in files], rows=frame.height, columns=roles, events=events)
+
+
+def journey_position(event: str) -> int | None:
+    """Index in ``_POSITIONS`` of the first journey keyword among the event name's words (a
+    word equal to a keyword, or starting with one of four letters or more), or None."""
+    words = [w for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", event).lower()) if w]
+    for index, (_, _, keywords) in enumerate(_POSITIONS):
+        if any(w == k or (len(k) >= 4 and w.startswith(k)) for w in words for k in keywords):
+            return index
+    return None
+
+
+def starter_config(sources: Sequence[str | Path], *, csv: CsvOptions | None = None) -> str:
+    """A commented journey YAML for the data: columns inferred, one stage per journey position
+    found among the event names (in journey order), other events listed in a comment.
+
+    Everything taken from the data is emitted by ``yaml.safe_dump`` (quoted as needed), and
+    comments quote names as JSON strings, so no event or column name can inject YAML."""
+    options = csv or CsvOptions()
+    files, frame = _read_all(sources, options)
+    columns = infer_columns(frame)
+    events = _summaries(_canonical(frame, columns)) if columns.event in frame.columns else []
+    grouped: dict[int, list[str]] = {}
+    unknown: list[str] = []
+    for summary in events:
+        position = journey_position(summary.event)
+        if position is None:
+            unknown.append(summary.event)
+        else:
+            grouped.setdefault(position, []).append(summary.event)
+    stages = [
+        {"id": _POSITIONS[i][0], "label": _POSITIONS[i][1], "match": [{"events": sorted(grouped[i])}]}
+        for i in sorted(grouped)
+    ]
+    purchase = grouped.get(4, [])
+    repeatable = [e for e in purchase if re.search(r"purchase|order|buy", e.lower())]
+    if repeatable and 5 not in grouped:  # a second purchase is the repeat step (not a subscription)
+        index = next(n for n, s in enumerate(stages) if s["id"] == "purchase") + 1
+        stages.insert(
+            index,
+            {
+                "id": "loyalty",
+                "label": "Loyalty (repeat purchase)",
+                "match": [{"events": sorted(repeatable)}],
+            },
+        )
+    if not stages:
+        names = [e.event for e in events[:3]]
+        stages = [{"id": f"step_{n + 1}", "match": [{"events": [name]}]} for n, name in enumerate(names)]
+    head: dict[str, object] = {
+        "name": Path(files[0]).stem.replace("_", " ").capitalize() if str(files[0]) != "-" else "Journey",
+        "columns": columns.model_dump(exclude_none=True),
+        "time_format": "auto",
+        "timezone": "UTC",
+    }
+    if options != CsvOptions():
+        head["csv"] = options.model_dump()
+    cart = {
+        "add": sorted(e for e in grouped.get(2, []) if "cart" in e.lower()),
+        "checkout": sorted(grouped.get(3, [])),
+        "purchase": sorted(purchase),
+    }
+    parts = [
+        "# Starter journey inferred by `journeyctl init` from: "
+        + ", ".join(json.dumps(str(f)) for f in files[:5]),
+        "# Check the column roles and the stages, then run `journeyctl validate`.",
+        _dump(head),
+        "# A user enters at the first stage and has this long to reach the last one.",
+        _dump({"funnel": {"window": "30d", "order": "ordered", "count": "users"}}),
+        "# Stages in journey order (ad/landing/visit → view/search → cart/trial → checkout →",
+        "# purchase/subscribe → repeat → review/referral/share); edit, merge or split them.",
+        _dump({"stages": stages}),
+    ]
+    if cart["add"] and cart["purchase"]:
+        parts += ["# Events that start a cart, a checkout, and complete them.", _dump({"cart": cart})]
+    if unknown:
+        parts.append("# Events not placed in a stage (add them to a stage's `events:` if they belong):")
+        parts += [f"#   {json.dumps(name, ensure_ascii=True)}" for name in unknown]
+    return "\n".join(parts) + "\n"
+
+
+def _dump(data: dict[str, object]) -> str:
+    return yaml.safe_dump(
+        data, sort_keys=False, allow_unicode=False, default_flow_style=None, width=100
+    ).rstrip("\n")
+
+
+def validate(journey: JourneyConfig, sources: Sequence[str | Path]) -> Validation:
+    """Config events missing from the data, frequent data events (≥ 1% of rows) used by no stage
+    or cart key, and the share of rows each stage matches. Rows are read without checks."""
+    files, frame = _read_all(sources, journey.csv)
+    wanted = [journey.columns.user, journey.columns.time, journey.columns.event, *journey.property_columns]
+    missing_columns = [c for c in dict.fromkeys(wanted) if c not in frame.columns]
+    if missing_columns:
+        raise InputError(
+            f"no column {', '.join(map(repr, missing_columns))}; the files have: {', '.join(frame.columns)}",
+            where=str(files[0]),
+            hint="map the file's column names under `columns:` in the journey YAML",
+        )
+    canonical = frame.select(
+        pl.col(journey.columns.user).alias(USER),
+        pl.col(journey.columns.event).alias(EVENT),
+        parse_timestamps_expr(
+            pl.col(journey.columns.time), time_format=journey.time_format, timezone=journey.timezone
+        ).alias(TS),
+        *(pl.col(p) for p in journey.property_columns if p not in (USER, EVENT, TS)),
+    )
+    named = {e for stage in journey.stages for m in stage.match for e in m.events}
+    named |= {*journey.cart.add, *journey.cart.checkout, *journey.cart.purchase}
+    present = set(canonical[EVENT].drop_nulls().unique().to_list())
+    summaries = _summaries(canonical)
+    unused = [s for s in summaries if s.event not in named and s.rows >= FREQUENT_SHARE * frame.height]
+    shares = canonical.select(
+        *(any_matcher_expr(stage.match).fill_null(False).sum().alias(stage.id) for stage in journey.stages)
+    ).row(0)
+    return Validation(
+        rows=frame.height,
+        missing_events=sorted(named - present),
+        unused_events=unused,
+        stages=[
+            StageShare(id=stage.id, rows=int(n), share=n / frame.height)
+            for stage, n in zip(journey.stages, shares, strict=True)
+        ],
+    )
