@@ -79,16 +79,15 @@ def read_checked_events(
         files: Sequence[Path] = [Path("<frame>")]
     else:
         files = expand_sources(events)
-        lazy = load_events(
-            files,
-            journey.columns,
-            properties=journey.property_columns,
-            time_format=journey.time_format,
-            timezone=journey.timezone,
-            csv=journey.csv,
-        )
         with polars_errors(files):
-            frame = lazy.collect()
+            frame = load_events(
+                files,
+                journey.columns,
+                properties=journey.property_columns,
+                time_format=journey.time_format,
+                timezone=journey.timezone,
+                csv=journey.csv,
+            ).collect()
         refuse_empty_files(frame, files)
         if journey.time_format == "auto":
             frame = repair_timestamps(frame, timezone=journey.timezone)
@@ -134,5 +133,6 @@ def polars_errors(files: Sequence[Path]) -> Iterator[None]:
         raise InputError(
             f"cannot read the events: {detail}",
             where=names,
-            hint="check that every file is CSV with the same header and consistent quoting",
+            hint="check that every file has the same header and consistent quoting; "
+            "for text that is not UTF-8 set `csv.encoding` (e.g. latin-1)",
         ) from None
