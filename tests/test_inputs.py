@@ -336,3 +336,20 @@ def test_validate_reports_missing_and_unused_events_and_stage_shares(tmp_path: P
     assert [(e.event, e.rows) for e in unused] == [("product_view", 2), ("add_to_cart", 1), ("purchase", 1)]
     code, out, _ = run("validate", "-c", str(config), str(TINY))
     assert code == 0 and "Config events missing from the data: refund" in out
+
+
+def test_terminal_escapes_from_the_data_never_reach_the_terminal() -> None:
+    code, out, _ = run("events", str(HOSTILE / "terminal_escapes.csv"))
+    assert code == 0 and "\x1b" not in out and "\x07" not in out
+    assert "]0;pwnedlanding[31m_view" in out  # the text stays visible, inert
+
+
+def test_quarantined_values_cannot_run_as_spreadsheet_formulas(tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "user_id,timestamp,event,channel\nu1,2026-01-01T10:00:00Z,landing_view,ad\n=2+3,soon,x,ad\n"
+    )
+    target = tmp_path / "bad.csv"
+    code, _, _ = run("analyze", str(events), "-c", str(TINY_YAML), "--bad-rows", f"quarantine={target}")
+    assert code == 0
+    assert target.read_text().splitlines()[1] == f"{events},3,timestamp does not parse,'=2+3,soon,x"

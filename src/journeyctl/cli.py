@@ -142,12 +142,15 @@ EventsArg = Annotated[
     typer.Argument(metavar="EVENTS...", help="Event files, quoted globs, directories, or - for stdin."),
 ]
 
+DelimiterOption = Annotated[str, typer.Option(help="CSV delimiter (auto: sniffed).")]
+EncodingOption = Annotated[str, typer.Option(help="Text encoding of CSV files.")]
+
 
 @app.command()
 def events(
     sources: EventsArg,
-    delimiter: Annotated[str, typer.Option(help="CSV delimiter (auto: sniffed).")] = "auto",
-    encoding: Annotated[str, typer.Option(help="Text encoding of CSV files.")] = "utf-8",
+    delimiter: DelimiterOption = "auto",
+    encoding: EncodingOption = "utf-8",
 ) -> None:
     """List the distinct events (rows, users, first and last seen) and the columns with their roles.
 
@@ -163,8 +166,8 @@ def events(
 @app.command()
 def init(
     sources: EventsArg,
-    delimiter: Annotated[str, typer.Option(help="CSV delimiter (auto: sniffed).")] = "auto",
-    encoding: Annotated[str, typer.Option(help="Text encoding of CSV files.")] = "utf-8",
+    delimiter: DelimiterOption = "auto",
+    encoding: EncodingOption = "utf-8",
 ) -> None:
     """Print a commented starter journey YAML inferred from the data (columns, stages in journey order).
 

@@ -281,19 +281,26 @@ def bad_rows_expr() -> pl.Expr:
     return pl.col(USER).is_null() | pl.col(EVENT).is_null() | pl.col(TS).is_null()
 
 
+def reason_expr() -> pl.Expr:
+    """Why a bad row is bad, in words (the first problem found)."""
+    return (
+        pl.when(pl.col(USER).is_null())
+        .then(pl.lit("no user id"))
+        .when(pl.col(EVENT).is_null())
+        .then(pl.lit("no event name"))
+        .when(pl.col(RAW_TS).is_null())
+        .then(pl.lit("no timestamp"))
+        .otherwise(pl.lit("timestamp does not parse"))
+    )
+
+
 def describe_bad_rows(bad: pl.DataFrame, files: Sequence[Path], total: int) -> InputError:
     """One error quoting the first bad rows with file and line, and how many there are."""
     quoted = []
-    for row in bad.head(3).iter_rows(named=True):
-        if row[USER] is None:
-            reason = "no user id"
-        elif row[EVENT] is None:
-            reason = "no event name"
-        elif row[RAW_TS] is None:
-            reason = "no timestamp"
-        else:
-            reason = f"timestamp {row[RAW_TS]!r} does not parse"
-        quoted.append(f"{files[row[SOURCE]]}:{row[LINE]}: {reason}")
+    for source, line, reason, raw_ts in bad.head(3).select(SOURCE, LINE, reason_expr(), RAW_TS).iter_rows():
+        if reason == "timestamp does not parse":
+            reason = f"timestamp {raw_ts!r} does not parse"
+        quoted.append(f"{files[source]}:{line}: {reason}")
     first = quoted[0]
     more = "".join(f"\n  {q}" for q in quoted[1:])
     return InputError(

@@ -19,7 +19,7 @@ import polars as pl
 
 from journeyctl.columns import EVENT, LINE, SOURCE, TS, USER
 from journeyctl.errors import InputError, UsageError
-from journeyctl.load import RAW_TS, bad_rows_expr, describe_bad_rows
+from journeyctl.load import RAW_TS, bad_rows_expr, describe_bad_rows, reason_expr
 from journeyctl.output import write_output
 from journeyctl.render.csv import cell
 from journeyctl.result import DataQuality, Frozen
@@ -45,19 +45,6 @@ def parse_bad_rows(text: str) -> BadRowPolicy:
     raise UsageError(
         f"--bad-rows {text!r} is not a policy",
         hint="use fail, skip or quarantine=FILE (e.g. quarantine=bad_rows.csv)",
-    )
-
-
-def reason_expr() -> pl.Expr:
-    """Why a bad row is bad, in words (the first problem found)."""
-    return (
-        pl.when(pl.col(USER).is_null())
-        .then(pl.lit("no user id"))
-        .when(pl.col(EVENT).is_null())
-        .then(pl.lit("no event name"))
-        .when(pl.col(RAW_TS).is_null())
-        .then(pl.lit("no timestamp"))
-        .otherwise(pl.lit("timestamp does not parse"))
     )
 
 
