@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from journeyctl.config.models import Bound, JourneyConfig, Kpi, Severity
 from journeyctl.errors import ExitCode
-from journeyctl.render.text import format_duration
+from journeyctl.config.durations import format_duration
 from journeyctl.result import AnalysisResult, Frozen, StageResult
 
 CHECK_SCHEMA_VERSION = 1
@@ -290,6 +290,9 @@ def bound_text(verdict: Verdict) -> str:
         if bound is None:
             continue
         unit = verdict.unit
-        limits = ", ".join(f"{LIMIT_WORD[op]}{format_value(v, unit, _digits(v, unit))}" for op, v in bound.limits())
+        if bound.min is not None and bound.min == bound.max and bound.gt is None and bound.lt is None:
+            limits = f"= {format_value(bound.min, unit, _digits(bound.min, unit))}"
+        else:
+            limits = ", ".join(f"{LIMIT_WORD[op]}{format_value(v, unit, _digits(v, unit))}" for op, v in bound.limits())
         parts.append(f"{severity} {limits}" if verdict.fail and verdict.warn else limits)
     return " · ".join(parts)

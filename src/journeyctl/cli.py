@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,9 +15,12 @@ import typer
 
 from journeyctl import __version__, api
 from journeyctl.config.loading import load_config
-from journeyctl.errors import ExitCode, JourneyctlError
-from journeyctl.output import stdout_is_terminal, write_output
-from journeyctl.render import Format, render
+from journeyctl.errors import ExitCode, JourneyctlError, UsageError
+from journeyctl.config.models import Severity
+from journeyctl.output import append_output, stdout_is_terminal, write_output
+from journeyctl.render import CheckFormat, Format, render, render_report
+from journeyctl.render.github import render_annotations, render_step_summary
+from journeyctl.render.junit import render_junit
 
 app = typer.Typer(
     name="journeyctl",
@@ -110,6 +114,68 @@ def analyze(
         to_terminal = output is None and stdout_is_terminal()
         text = render(result, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
         write_output(text, output, inputs=[config, *map(Path, events)])
+
+
+@app.command()
+def check(
+    events: Annotated[
+        list[str],
+        typer.Argument(metavar="EVENTS...", help="Event files or quoted globs, e.g. 'exports/*.csv'."),
+    ],
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="Journey YAML with a `kpis:` list.")
+    ] = JOURNEY_YAML,
+    kpi: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kpi",
+            metavar="EXPR",
+            help="An extra KPI, e.g. 'overall_conversion>=0.02' or 'warn:bounce_rate<=55%'; repeatable.",
+        ),
+    ] = None,
+    fail_on: Annotated[
+        Severity, typer.Option("--fail-on", help="fail: only failed KPIs fail the run; warn: warnings too.")
+    ] = "fail",
+    fmt: Annotated[
+        CheckFormat, typer.Option("--format", "-f", help="table for people; json (versioned) for tools.")
+    ] = CheckFormat.table,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the report to this file (atomically) instead of stdout."),
+    ] = None,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", metavar="FILE", help="Also write JUnit XML, one test case per KPI.")
+    ] = None,
+    width: Annotated[
+        int | None, typer.Option(help="Table width in characters (default: the terminal's).")
+    ] = None,
+) -> None:
+    """Check the journey's KPIs against their thresholds: a CI gate.
+
+    Exit code 0 when no KPI failed (warnings allowed), 1 when a KPI failed or cannot be
+    computed, 2 for invalid input. With GITHUB_ACTIONS=true, also prints ::error/::warning
+    annotations and appends a Markdown table to $GITHUB_STEP_SUMMARY.
+
+    Example: journeyctl check exports/latest.csv -c journey.yaml --junit kpi.xml
+    """
+    with reporting_errors():
+        inputs = [config, *map(Path, events)]
+        if junit is not None and output is not None and junit.resolve() == output.resolve():
+            raise UsageError("--junit and -o name the same file", where=str(junit), hint="give each its own file")
+        report = api.check(events, load_config(config), kpis=kpi or [], fail_on=fail_on)
+        to_terminal = output is None and stdout_is_terminal()
+        text = render_report(report, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
+        if junit is not None:
+            write_output(render_junit(report), junit, inputs=inputs)
+        write_output(text, output, inputs=inputs)
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            # workflow commands are read from stdout and stderr alike; keep stdout parseable
+            stream = sys.stderr if fmt is CheckFormat.json and output is None else sys.stdout
+            stream.write(render_annotations(report))
+            stream.flush()
+            if summary := os.environ.get("GITHUB_STEP_SUMMARY"):
+                append_output(render_step_summary(report), Path(summary))
+    raise typer.Exit(report.exit_code)
 
 
 def _terminal_width(to_terminal: bool) -> int:
