@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from journeyctl.config.durations import format_duration
 from journeyctl.config.models import Bound, JourneyConfig, Kpi, Severity
 from journeyctl.errors import ExitCode
-from journeyctl.config.durations import format_duration
 from journeyctl.result import AnalysisResult, Frozen, StageResult
 
 CHECK_SCHEMA_VERSION = 1
@@ -44,9 +44,11 @@ def _numeric_fields(model: type[BaseModel]) -> dict[str, Unit]:
     other floats rates."""
     fields: dict[str, Unit] = {}
     for name, field in model.model_fields.items():
-        kinds = set(typing.get_args(field.annotation)) if isinstance(field.annotation, types.UnionType) else {
-            field.annotation
-        }
+        kinds = (
+            set(typing.get_args(field.annotation))
+            if isinstance(field.annotation, types.UnionType)
+            else {field.annotation}
+        )
         kinds.discard(type(None))
         if name in NOT_METRICS or not kinds or not kinds <= {int, float}:
             continue
@@ -236,7 +238,8 @@ def _verdict(data: Mapping[str, Any], kpi: Kpi, source: Literal["config", "comma
         bound = bounds.get(severity)  # type: ignore[call-overload]
         breach = next((b for b in bound.limits() if not _holds(actual, *b)), None) if bound else None
         if breach is not None:
-            return Verdict(**common, actual=actual, status=status, message=_breach_text(actual, *breach, unit))
+            message = _breach_text(actual, breach[0], breach[1], unit)
+            return Verdict(**common, actual=actual, status=status, message=message)
     return Verdict(**common, actual=actual, status=Status.passed, message="")
 
 
@@ -259,7 +262,8 @@ LIMIT_WORD = {">=": "min ", "<=": "max ", ">": "> ", "<": "< "}
 def _breach_text(actual: float, op: str, limit: float, unit: Unit) -> str:
     digits = _digits(limit, unit)
     shown = format_value(actual, unit, digits)
-    while shown == format_value(limit, unit, digits) and digits < 4:  # never "0.2% < min 0.2%"
+    apart = not math.isclose(actual, limit, rel_tol=1e-9, abs_tol=1e-12)
+    while apart and shown == format_value(limit, unit, digits) and digits < 4:  # not "0.2% < min 0.2%"
         digits += 1
         shown = format_value(actual, unit, digits)
     word = LIMIT_WORD[op] if op in ("<=", ">=") else ""
@@ -293,6 +297,8 @@ def bound_text(verdict: Verdict) -> str:
         if bound.min is not None and bound.min == bound.max and bound.gt is None and bound.lt is None:
             limits = f"= {format_value(bound.min, unit, _digits(bound.min, unit))}"
         else:
-            limits = ", ".join(f"{LIMIT_WORD[op]}{format_value(v, unit, _digits(v, unit))}" for op, v in bound.limits())
+            limits = ", ".join(
+                f"{LIMIT_WORD[op]}{format_value(v, unit, _digits(v, unit))}" for op, v in bound.limits()
+            )
         parts.append(f"{severity} {limits}" if verdict.fail and verdict.warn else limits)
     return " · ".join(parts)

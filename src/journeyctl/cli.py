@@ -15,8 +15,8 @@ import typer
 
 from journeyctl import __version__, api
 from journeyctl.config.loading import load_config
-from journeyctl.errors import ExitCode, JourneyctlError, UsageError
 from journeyctl.config.models import Severity
+from journeyctl.errors import ExitCode, JourneyctlError, UsageError
 from journeyctl.output import append_output, stdout_is_terminal, write_output
 from journeyctl.render import CheckFormat, Format, render, render_report
 from journeyctl.render.github import render_annotations, render_step_summary
@@ -144,7 +144,8 @@ def check(
         typer.Option("--output", "-o", help="Write the report to this file (atomically) instead of stdout."),
     ] = None,
     junit: Annotated[
-        Path | None, typer.Option("--junit", metavar="FILE", help="Also write JUnit XML, one test case per KPI.")
+        Path | None,
+        typer.Option("--junit", metavar="FILE", help="Also write JUnit XML, one test case per KPI."),
     ] = None,
     width: Annotated[
         int | None, typer.Option(help="Table width in characters (default: the terminal's).")
@@ -161,7 +162,9 @@ def check(
     with reporting_errors():
         inputs = [config, *map(Path, events)]
         if junit is not None and output is not None and junit.resolve() == output.resolve():
-            raise UsageError("--junit and -o name the same file", where=str(junit), hint="give each its own file")
+            raise UsageError(
+                "--junit and -o name the same file", where=str(junit), hint="give each its own file"
+            )
         report = api.check(events, load_config(config), kpis=kpi or [], fail_on=fail_on)
         to_terminal = output is None and stdout_is_terminal()
         text = render_report(report, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)

@@ -205,8 +205,8 @@ def parse_threshold(value: object, metric: str) -> float:
             return float(percent.group(1)) / 100
         if is_duration:
             return parse_duration(text).total_seconds()
-    unit = "a number or a duration such as 90s, 2h, 3d" if is_duration else "a number or a percentage such as 2%"
-    raise ValueError(f"{value!r} is not a threshold for {metric}; write {unit}")
+    unit = "a duration such as 90s, 2h, 3d" if is_duration else "a percentage such as 2%"
+    raise ValueError(f"{value!r} is not a threshold for {metric}; write a number or {unit}")
 
 
 class Bound(Strict):
@@ -281,7 +281,8 @@ class Kpi(Strict):
         """The bound of each severity, ``fail`` first."""
         if self.warn is None and self.fail is None:
             return {self.severity: Bound(min=self.min, max=self.max)}
-        return {s: b for s, b in (("fail", self.fail), ("warn", self.warn)) if b is not None}
+        levels: tuple[tuple[Severity, Bound | None], ...] = (("fail", self.fail), ("warn", self.warn))
+        return {s: b for s, b in levels if b is not None}
 
 
 class JourneyConfig(Strict):

@@ -35,7 +35,9 @@ def render(result: AnalysisResult, fmt: Format, *, width: int | None = None, col
     return render_table(result, width=width, color=color)
 
 
-def render_report(report: CheckReport, fmt: CheckFormat, *, width: int | None = None, color: bool = False) -> str:
+def render_report(
+    report: CheckReport, fmt: CheckFormat, *, width: int | None = None, color: bool = False
+) -> str:
     """A KPI check as text in ``fmt``; ``width`` and ``color`` only affect the table."""
     if fmt is CheckFormat.json:
         from journeyctl.render.json import render_report_json

@@ -31,7 +31,9 @@ def render_annotations(report: CheckReport) -> str:
         breaks = verdict.status is not Status.warned or report.fail_on == "warn"
         command = "error" if breaks else "warning"
         title = f"KPI {verdict.status.value}: {verdict.metric}"
-        message = verdict.message if verdict.status is not Status.error else f"cannot compute: {verdict.message}"
+        message = (
+            verdict.message if verdict.status is not Status.error else f"cannot compute: {verdict.message}"
+        )
         if verdict.description:
             message += f" ({verdict.description})"
         lines.append(f"::{command} title={escape_property(title)}::{escape_data(message)}\n")
@@ -48,7 +50,14 @@ def render_step_summary(report: CheckReport) -> str:
     ]
     for v in report.verdicts:
         kpi = _cell(v.metric) + (f"<br>{_cell(v.description)}" if v.description else "")
-        cells = [kpi, format_value(v.actual, v.unit), bound_text(v), v.severity, ICON[v.status], _cell(v.message)]
+        cells = [
+            kpi,
+            format_value(v.actual, v.unit),
+            bound_text(v),
+            v.severity,
+            ICON[v.status],
+            _cell(v.message),
+        ]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join([*rows, "", f"**{summary_line(report)}**", "", ""])
 

@@ -36,7 +36,9 @@ def render_junit(report: CheckReport) -> str:
             verdict.status is Status.warned and report.fail_on == "warn"
         )
         if breaks:
-            failure = ET.SubElement(case, "failure", message=_clean(_message(verdict)), type=verdict.status.value)
+            failure = ET.SubElement(
+                case, "failure", message=_clean(_message(verdict)), type=verdict.status.value
+            )
             failure.text = _clean(detail)
         elif verdict.status is Status.warned:
             ET.SubElement(case, "system-out").text = _clean(f"warning: {detail}")

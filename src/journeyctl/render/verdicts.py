@@ -12,7 +12,12 @@ from rich.text import Text
 from journeyctl.check import CheckReport, Status, Verdict, bound_text, format_value
 from journeyctl.render.text import safe
 
-STYLE = {Status.passed: "bold green", Status.warned: "bold yellow", Status.failed: "bold red", Status.error: "bold red"}
+STYLE = {
+    Status.passed: "bold green",
+    Status.warned: "bold yellow",
+    Status.failed: "bold red",
+    Status.error: "bold red",
+}
 
 
 def render_verdicts(report: CheckReport, *, width: int | None = None, color: bool = False) -> str:
