@@ -32,6 +32,15 @@ app = typer.Typer(
 )
 
 JOURNEY_YAML = Path("journey.yaml")
+EventsArgument = Annotated[
+    list[str],
+    typer.Argument(metavar="EVENTS...", help="Event files or quoted globs, e.g. 'exports/*.csv'."),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
+]
+WidthOption = Annotated[int | None, typer.Option(help="Table width in characters (default: the terminal's).")]
 _state = {"debug": False}
 
 
@@ -84,23 +93,15 @@ def reporting_errors() -> Iterator[None]:
 
 @app.command()
 def analyze(
-    events: Annotated[
-        list[str],
-        typer.Argument(metavar="EVENTS...", help="Event files or quoted globs, e.g. 'exports/*.csv'."),
-    ],
+    events: EventsArgument,
     config: Annotated[
         Path, typer.Option("--config", "-c", help="Journey YAML (stages, columns, window).")
     ] = JOURNEY_YAML,
     fmt: Annotated[
         Format, typer.Option("--format", "-f", help="table for people; json or csv for tools.")
     ] = Format.table,
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
-    ] = None,
-    width: Annotated[
-        int | None, typer.Option(help="Table width in characters (default: the terminal's).")
-    ] = None,
+    output: OutputOption = None,
+    width: WidthOption = None,
 ) -> None:
     """Show how many users reach each stage of the journey, and where they leave.
 
@@ -118,10 +119,7 @@ def analyze(
 
 @app.command()
 def check(
-    events: Annotated[
-        list[str],
-        typer.Argument(metavar="EVENTS...", help="Event files or quoted globs, e.g. 'exports/*.csv'."),
-    ],
+    events: EventsArgument,
     config: Annotated[
         Path, typer.Option("--config", "-c", help="Journey YAML with a `kpis:` list.")
     ] = JOURNEY_YAML,
@@ -139,17 +137,12 @@ def check(
     fmt: Annotated[
         CheckFormat, typer.Option("--format", "-f", help="table for people; json (versioned) for tools.")
     ] = CheckFormat.table,
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Write the report to this file (atomically) instead of stdout."),
-    ] = None,
+    output: OutputOption = None,
     junit: Annotated[
         Path | None,
         typer.Option("--junit", metavar="FILE", help="Also write JUnit XML, one test case per KPI."),
     ] = None,
-    width: Annotated[
-        int | None, typer.Option(help="Table width in characters (default: the terminal's).")
-    ] = None,
+    width: WidthOption = None,
 ) -> None:
     """Check the journey's KPIs against their thresholds: a CI gate.
 

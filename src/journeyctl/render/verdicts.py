@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 
 from rich import box
-from rich.console import Console, Group
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from journeyctl.check import CheckReport, Status, Verdict, bound_text, format_value
-from journeyctl.render.text import safe
+from journeyctl.render.text import safe, text_console
 
 STYLE = {
     Status.passed: "bold green",
@@ -22,15 +22,7 @@ STYLE = {
 
 def render_verdicts(report: CheckReport, *, width: int | None = None, color: bool = False) -> str:
     out = io.StringIO()
-    console = Console(
-        file=out,
-        width=width or 120,
-        force_terminal=color,
-        color_system="standard" if color else None,
-        no_color=not color,
-        highlight=False,
-        emoji=False,
-    )
+    console = text_console(out, width=width, color=color)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
     table.add_column("KPI", overflow="fold", min_width=20)
     table.add_column("Actual", justify="right", no_wrap=True)
