@@ -481,3 +481,29 @@ def test_a_breached_sample_kpi_turns_the_exit_code_to_1(tmp_path: Path) -> None:
     )
     code, out, _ = run("check", str(ROOT / "sample_data" / "store_events.csv"), "-c", str(config))
     assert code == 1 and "actual 45.5% > max 40.0%" in out
+
+
+def test_annotation_text_from_the_config_cannot_inject_workflow_commands() -> None:
+    journey = with_kpis('  - {metric: stages.s2.users, max: 1, description: "100%\\n::error::injected"}')
+    assert render_annotations(api.check(HALF, journey)) == (
+        "::error title=KPI FAIL%3A stages.s2.users::actual 2 > max 1 (100%25%0A::error::injected)\n"
+    )
+
+
+def test_config_without_kpis_exits_2() -> None:
+    code, out, err = run("check", TINY, "-c", TINY_YAML)
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: kpis: no KPIs to check\n"
+        "  hint: add a `kpis:` list to the journey YAML or pass --kpi 'overall_conversion>=0.02'\n"
+    )
+
+
+def test_junit_and_report_may_not_share_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "kpi.out"
+    code, out, err = run(
+        "check", TINY, "-c", TINY_YAML, "--kpi", "users>=1", "-o", str(target), "--junit", str(target)
+    )
+    assert (code, out) == (2, "")
+    assert err == f"error: {target}: --junit and -o name the same file\n  hint: give each its own file\n"
+    assert not target.exists()
