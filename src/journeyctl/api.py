@@ -17,7 +17,14 @@ from journeyctl.config.models import JourneyConfig, Severity
 from journeyctl.errors import InputError, UsageError
 from journeyctl.facts import user_facts
 from journeyctl.kpi_expr import parse_kpi
-from journeyctl.load import RAW_TS, bad_rows_expr, describe_bad_rows, expand_sources, load_events
+from journeyctl.load import (
+    RAW_TS,
+    bad_rows_expr,
+    describe_bad_rows,
+    expand_sources,
+    load_events,
+    repair_timestamps,
+)
 from journeyctl.result import AnalysisResult
 
 Events = Sequence[str | Path] | pl.DataFrame
@@ -50,6 +57,8 @@ def read_events(events: Events, journey: JourneyConfig) -> pl.DataFrame:
     )
     with polars_errors(files):
         frame = lazy.collect()
+    if journey.time_format == "auto":
+        frame = repair_timestamps(frame, timezone=journey.timezone)
     bad = frame.filter(bad_rows_expr())
     if bad.height:
         raise describe_bad_rows(bad, files, bad.height)
