@@ -1,4 +1,5 @@
-"""The library entry points: ``analyze`` runs the pipeline once and returns a typed result."""
+"""The library entry points: ``analyze`` runs the pipeline once and returns a typed result;
+``check`` judges its KPIs."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import polars as pl
 from pydantic import ValidationError
 
 from journeyctl.aggregate import summarize
+from journeyctl.check import CheckReport, evaluate
 from journeyctl.columns import LINE, SOURCE, TS, USER
 from journeyctl.config.loading import load_config
-from journeyctl.config.models import CsvOptions, JourneyConfig
+from journeyctl.config.models import CsvOptions, JourneyConfig, Severity
 from journeyctl.errors import InputError, UsageError
 from journeyctl.facts import user_facts
+from journeyctl.kpi_expr import parse_kpi
 from journeyctl.load import RAW_TS, expand_sources, load_events, repair_timestamps
 from journeyctl.quality import BadRowPolicy, apply_quality, parse_bad_rows, refuse_empty_files
 from journeyctl.result import AnalysisResult, DataQuality
@@ -136,3 +139,26 @@ def polars_errors(files: Sequence[Path]) -> Iterator[None]:
             hint="check that every file has the same header and consistent quoting; "
             "for text that is not UTF-8 set `csv.encoding` (e.g. latin-1)",
         ) from None
+
+
+def check(
+    events: Events,
+    config: JourneyConfig | str | Path,
+    *,
+    kpis: Sequence[str] = (),
+    fail_on: Severity = "fail",
+) -> CheckReport:
+    """Analyse ``events`` and judge the config's KPIs plus ``kpis`` expressions
+    (``"overall_conversion>=0.02"``); the report carries the verdicts and the exit code.
+
+    Expressions are parsed before any event is read, so a typo fails fast (``UsageError``).
+    """
+    journey = config if isinstance(config, JourneyConfig) else load_config(config)
+    extra = [parse_kpi(text, journey) for text in kpis]
+    if not journey.kpis and not extra:
+        raise UsageError(
+            "no KPIs to check",
+            where="kpis",
+            hint="add a `kpis:` list to the journey YAML or pass --kpi 'overall_conversion>=0.02'",
+        )
+    return evaluate(analyze(events, journey), journey.kpis, extra=extra, fail_on=fail_on)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,9 +15,12 @@ import typer
 
 from journeyctl import __version__, api, onboarding
 from journeyctl.config.loading import load_config
-from journeyctl.errors import ExitCode, JourneyctlError
-from journeyctl.output import stdout_is_terminal, write_output
-from journeyctl.render import Format, render
+from journeyctl.config.models import Severity
+from journeyctl.errors import ExitCode, JourneyctlError, UsageError
+from journeyctl.output import append_output, stdout_is_terminal, write_output
+from journeyctl.render import CheckFormat, Format, render, render_report
+from journeyctl.render.github import render_annotations, render_step_summary
+from journeyctl.render.junit import render_junit
 from journeyctl.render.onboarding import render_events, render_validation
 from journeyctl.render.text import plural
 from journeyctl.result import DataQuality
@@ -31,6 +35,17 @@ app = typer.Typer(
 )
 
 JOURNEY_YAML = Path("journey.yaml")
+EventsArgument = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="EVENTS...", help="Event files, quoted globs ('exports/*.csv'), directories, or - for stdin."
+    ),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
+]
+WidthOption = Annotated[int | None, typer.Option(help="Table width in characters (default: the terminal's).")]
 _state = {"debug": False}
 
 
@@ -83,23 +98,15 @@ def reporting_errors() -> Iterator[None]:
 
 @app.command()
 def analyze(
-    events: Annotated[
-        list[str],
-        typer.Argument(metavar="EVENTS...", help="Event files or quoted globs, e.g. 'exports/*.csv'."),
-    ],
+    events: EventsArgument,
     config: Annotated[
         Path, typer.Option("--config", "-c", help="Journey YAML (stages, columns, window).")
     ] = JOURNEY_YAML,
     fmt: Annotated[
         Format, typer.Option("--format", "-f", help="table for people; json or csv for tools.")
     ] = Format.table,
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
-    ] = None,
-    width: Annotated[
-        int | None, typer.Option(help="Table width in characters (default: the terminal's).")
-    ] = None,
+    output: OutputOption = None,
+    width: WidthOption = None,
     bad_rows: Annotated[
         str,
         typer.Option(
@@ -131,16 +138,68 @@ def _report_skipped(quality: DataQuality) -> None:
         )
 
 
+@app.command()
+def check(
+    events: EventsArgument,
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="Journey YAML with a `kpis:` list.")
+    ] = JOURNEY_YAML,
+    kpi: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kpi",
+            metavar="EXPR",
+            help="An extra KPI, e.g. 'overall_conversion>=0.02' or 'warn:bounce_rate<=55%'; repeatable.",
+        ),
+    ] = None,
+    fail_on: Annotated[
+        Severity, typer.Option("--fail-on", help="fail: only failed KPIs fail the run; warn: warnings too.")
+    ] = "fail",
+    fmt: Annotated[
+        CheckFormat, typer.Option("--format", "-f", help="table for people; json (versioned) for tools.")
+    ] = CheckFormat.table,
+    output: OutputOption = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option("--junit", metavar="FILE", help="Also write JUnit XML, one test case per KPI."),
+    ] = None,
+    width: WidthOption = None,
+) -> None:
+    """Check the journey's KPIs against their thresholds: a CI gate.
+
+    Exit code 0 when no KPI failed (warnings allowed), 1 when a KPI failed or cannot be
+    computed, 2 for invalid input. With GITHUB_ACTIONS=true, also prints ::error/::warning
+    annotations and appends a Markdown table to $GITHUB_STEP_SUMMARY.
+
+    Example: journeyctl check exports/latest.csv -c journey.yaml --junit kpi.xml
+    """
+    with reporting_errors():
+        inputs = [config, *map(Path, events)]
+        if junit is not None and output is not None and junit.resolve() == output.resolve():
+            raise UsageError(
+                "--junit and -o name the same file", where=str(junit), hint="give each its own file"
+            )
+        report = api.check(events, load_config(config), kpis=kpi or [], fail_on=fail_on)
+        to_terminal = output is None and stdout_is_terminal()
+        text = render_report(report, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
+        if junit is not None:
+            write_output(render_junit(report), junit, inputs=inputs)
+        write_output(text, output, inputs=inputs)
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            # workflow commands are read from stdout and stderr alike; keep stdout parseable
+            stream = sys.stderr if fmt is CheckFormat.json and output is None else sys.stdout
+            stream.write(render_annotations(report))
+            stream.flush()
+            if summary := os.environ.get("GITHUB_STEP_SUMMARY"):
+                append_output(render_step_summary(report), Path(summary))
+    raise typer.Exit(report.exit_code)
+
+
 def _terminal_width(to_terminal: bool) -> int:
     if "COLUMNS" in os.environ or to_terminal:
         return max(80, shutil.get_terminal_size((120, 24)).columns)
     return 120
 
-
-EventsArg = Annotated[
-    list[str],
-    typer.Argument(metavar="EVENTS...", help="Event files, quoted globs, directories, or - for stdin."),
-]
 
 DelimiterOption = Annotated[str, typer.Option(help="CSV delimiter (auto: sniffed).")]
 EncodingOption = Annotated[str, typer.Option(help="Text encoding of CSV files.")]
@@ -148,7 +207,7 @@ EncodingOption = Annotated[str, typer.Option(help="Text encoding of CSV files.")
 
 @app.command()
 def events(
-    sources: EventsArg,
+    sources: EventsArgument,
     delimiter: DelimiterOption = "auto",
     encoding: EncodingOption = "utf-8",
 ) -> None:
@@ -165,7 +224,7 @@ def events(
 
 @app.command()
 def init(
-    sources: EventsArg,
+    sources: EventsArgument,
     delimiter: DelimiterOption = "auto",
     encoding: EncodingOption = "utf-8",
 ) -> None:
@@ -182,7 +241,7 @@ def init(
 
 @app.command()
 def validate(
-    sources: EventsArg,
+    sources: EventsArgument,
     config: Annotated[Path, typer.Option("--config", "-c", help="Journey YAML to check.")] = JOURNEY_YAML,
 ) -> None:
     """Check a journey YAML against the data: missing events, unused frequent events, rows per stage.

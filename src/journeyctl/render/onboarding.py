@@ -6,16 +6,12 @@ import io
 from datetime import datetime
 
 from rich import box
-from rich.console import Console, Group
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from journeyctl.onboarding import EventsProfile, Validation
-from journeyctl.render.text import percent, plural, safe
-
-
-def _console(out: io.StringIO, width: int) -> Console:
-    return Console(file=out, width=width, no_color=True, color_system=None, highlight=False, emoji=False)
+from journeyctl.render.text import percent, plural, safe, text_console
 
 
 def _when(moment: datetime | None) -> str:
@@ -41,7 +37,7 @@ def render_events(profile: EventsProfile, *, width: int = 120) -> str:
         )
     title = Text(f"{plural(profile.rows, 'row')} in {plural(len(profile.files), 'file')}", style="bold")
     out = io.StringIO()
-    _console(out, width).print(
+    text_console(out, width=width, color=False).print(
         Group(
             title,
             Text("Columns", style="bold"),
@@ -69,7 +65,7 @@ def render_validation(report: Validation, *, width: int = 120) -> str:
     if not report.missing_events and not report.unused_events:
         lines.append("Every config event occurs in the data, and every frequent event has a stage.\n")
     out = io.StringIO()
-    _console(out, width).print(
+    text_console(out, width=width, color=False).print(
         Group(Text(f"{plural(report.rows, 'row')} checked", style="bold"), stages, lines)
     )
     return out.getvalue()

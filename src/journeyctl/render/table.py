@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 
 from rich import box
-from rich.console import Console, Group
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from journeyctl.render.text import format_duration, percent, plural, safe
+from journeyctl.render.text import format_duration, percent, plural, safe, text_console
 from journeyctl.result import AnalysisResult
 
 BAR_WIDTH = 12
@@ -22,15 +22,7 @@ SHORT = {
 
 def render_table(result: AnalysisResult, *, width: int | None = None, color: bool = False) -> str:
     out = io.StringIO()
-    console = Console(
-        file=out,
-        width=width or 120,
-        force_terminal=color,
-        color_system="standard" if color else None,
-        no_color=not color,
-        highlight=False,
-        emoji=False,
-    )
+    console = text_console(out, width=width, color=color)
     parts: list[Text | Table] = [_title(result), _funnel(result, width or 120)]
     if result.pain_points:
         parts.append(_pain_points(result))
