@@ -353,3 +353,21 @@ def test_quarantined_values_cannot_run_as_spreadsheet_formulas(tmp_path: Path) -
     code, _, _ = run("analyze", str(events), "-c", str(TINY_YAML), "--bad-rows", f"quarantine={target}")
     assert code == 0
     assert target.read_text().splitlines()[1] == f"{events},3,timestamp does not parse,'=2+3,soon,x"
+
+
+def test_a_delimiter_of_two_characters_is_a_usage_error() -> None:
+    code, out, err = run("events", str(TINY), "--delimiter", ";;")
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: the delimiter is one character such as ',', ';', '|' or '\\t', or auto\n  hint: see --help\n"
+    )
+
+
+def test_validate_names_a_column_the_files_lack() -> None:
+    code, out, err = run("validate", "-c", str(TINY_YAML), str(HOSTILE / "missing_column.csv"))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: {HOSTILE / 'missing_column.csv'}: no column 'user_id'; the files have: "
+        "uid, timestamp, event, channel\n"
+        "  hint: map the file's column names under `columns:` in the journey YAML\n"
+    )
