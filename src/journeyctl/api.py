@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime, time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -15,6 +17,8 @@ from journeyctl.config.models import JourneyConfig
 from journeyctl.errors import InputError
 from journeyctl.facts import user_facts
 from journeyctl.load import RAW_TS, bad_rows_expr, describe_bad_rows, expand_sources, load_events
+from journeyctl.periods import PeriodKind
+from journeyctl.report import Report, build_report
 from journeyctl.result import AnalysisResult
 
 Events = Sequence[str | Path] | pl.DataFrame
@@ -30,6 +34,23 @@ def analyze(events: Events, config: JourneyConfig | str | Path) -> AnalysisResul
     journey = config if isinstance(config, JourneyConfig) else load_config(config)
     frame = read_events(events, journey)
     return analyze_frame(frame, journey)
+
+
+def report(
+    events: Events,
+    config: JourneyConfig | str | Path,
+    *,
+    period: PeriodKind = "week",
+    compare: str = "previous",
+    periods: int = 8,
+    as_of: date | None = None,
+) -> Report:
+    """The period-over-period report (see ``journeyctl.report``); ``as_of`` is a calendar day
+    in the journey's time zone: the current period is the last one ending by its midnight."""
+    journey = config if isinstance(config, JourneyConfig) else load_config(config)
+    frame = read_events(events, journey)
+    moment = None if as_of is None else datetime.combine(as_of, time(), ZoneInfo(journey.timezone))
+    return build_report(frame, journey, period=period, compare=compare, periods=periods, as_of=moment)
 
 
 def read_events(events: Events, journey: JourneyConfig) -> pl.DataFrame:

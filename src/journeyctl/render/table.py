@@ -17,6 +17,7 @@ SHORT = {
     "drop_off_limit": "drop-off",
     "biggest_leak": "biggest leak",
     "slowest_transition": "slowest",
+    "conversion_fell": "conversion fell",
 }
 
 
