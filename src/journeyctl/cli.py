@@ -7,16 +7,18 @@ import shutil
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
 from journeyctl import __version__, api
 from journeyctl.config.loading import load_config
-from journeyctl.errors import ExitCode, JourneyctlError
+from journeyctl.errors import ExitCode, JourneyctlError, UsageError
 from journeyctl.output import stdout_is_terminal, write_output
-from journeyctl.render import Format, render
+from journeyctl.periods import PeriodKind
+from journeyctl.render import Format, ReportFormat, render, render_report
 
 app = typer.Typer(
     name="journeyctl",
@@ -110,6 +112,86 @@ def analyze(
         to_terminal = output is None and stdout_is_terminal()
         text = render(result, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
         write_output(text, output, inputs=[config, *map(Path, events)])
+
+
+@app.command()
+def report(
+    events: Annotated[
+        list[str],
+        typer.Argument(metavar="EVENTS...", help="Event files or quoted globs, e.g. 'exports/*.csv'."),
+    ],
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="Journey YAML (stages, columns, window).")
+    ] = JOURNEY_YAML,
+    period: Annotated[
+        str, typer.Option(help="Calendar period: day, week (ISO, from Monday) or month.")
+    ] = "week",
+    compare: Annotated[
+        str, typer.Option(help="Compare with: previous, year, or a number N of periods ago.")
+    ] = "previous",
+    periods: Annotated[int, typer.Option("--periods", "--weeks", help="Periods in the trend.")] = 8,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="YYYY-MM-DD: report the last period ending by this day (default: by the data's end).",
+        ),
+    ] = None,
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="table, markdown, html (self-contained) or json.")
+    ] = ReportFormat.table,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
+    ] = None,
+    width: Annotated[
+        int | None, typer.Option(help="Table width in characters (default: the terminal's).")
+    ] = None,
+) -> None:
+    """Compare the last calendar period with an earlier one, with trends, as a shareable report.
+
+    Every stage metric and rate of the current period against the comparison period (change,
+    better or worse, significance), pain points, and the last N periods as a trend. The
+    format follows the -o file's extension (.md, .html, .json) unless --format is given.
+
+    Example: journeyctl report 'exports/*.csv' -c journey.yaml --period week -o weekly.html
+    """
+    with reporting_errors():
+        kind = _period_kind(period)
+        day = _as_of_day(as_of)
+        if output is not None and fmt is ReportFormat.table:
+            fmt = REPORT_SUFFIXES.get(output.suffix.lower(), fmt)
+        result = api.report(
+            events, load_config(config), period=kind, compare=compare, periods=periods, as_of=day
+        )
+        to_terminal = output is None and stdout_is_terminal()
+        text = render_report(result, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
+        write_output(text, output, inputs=[config, *map(Path, events)])
+
+
+REPORT_SUFFIXES = {
+    ".md": ReportFormat.markdown,
+    ".html": ReportFormat.html,
+    ".htm": ReportFormat.html,
+    ".json": ReportFormat.json,
+}
+
+
+def _period_kind(value: str) -> PeriodKind:
+    if value in ("day", "week", "month"):
+        return cast(PeriodKind, value)
+    raise UsageError(f"--period {value!r}: expected day, week or month", hint="e.g. --period week")
+
+
+def _as_of_day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"--as-of {value!r}: expected a date YYYY-MM-DD", hint="e.g. --as-of 2026-11-02"
+        ) from None
 
 
 def _terminal_width(to_terminal: bool) -> int:

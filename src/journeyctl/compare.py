@@ -9,6 +9,7 @@ adjusted together (Benjamini–Hochberg): a change is *significant* when its q-v
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -56,8 +57,15 @@ def metric_specs(result: AnalysisResult) -> list[MetricSpec]:
     specs: list[MetricSpec] = []
     for index, stage in enumerate(result.stages):
         sid = stage.id
-        specs.append(MetricSpec(f"stages.{sid}.users", f"{stage.label}: {result.unit}", "count", "up",
-                                lambda r, s=sid: r.stage(s).users))
+        specs.append(
+            MetricSpec(
+                f"stages.{sid}.users",
+                f"{stage.label}: {result.unit}",
+                "count",
+                "up",
+                stage_field(sid, "users"),
+            )
+        )
         if index == 0:
             continue
         before = result.stages[index - 1].id
@@ -67,30 +75,77 @@ def metric_specs(result: AnalysisResult) -> list[MetricSpec]:
                 f"{stage.label}: conversion",
                 "rate",
                 "up",
-                lambda r, s=sid: r.stage(s).conversion,
-                lambda r, s=sid, b=before: (r.stage(s).users, r.stage(b).users),
+                stage_field(sid, "conversion"),
+                step_counts(sid, before),
             )
         )
         specs.append(
-            MetricSpec(f"stages.{sid}.median_time_to_convert_s", f"{stage.label}: median time to convert",
-                       "duration_s", "down", lambda r, s=sid: r.stage(s).median_time_to_convert_s)
+            MetricSpec(
+                f"stages.{sid}.median_time_to_convert_s",
+                f"{stage.label}: median time to convert",
+                "duration_s",
+                "down",
+                stage_field(sid, "median_time_to_convert_s"),
+            )
         )
     first, last = result.stages[0].id, result.stages[-1].id
     specs += [
-        MetricSpec("overall_conversion", "Overall conversion", "rate", "up", lambda r: r.overall_conversion,
-                   lambda r: (r.stage(last).users, r.stage(first).users)),
+        MetricSpec(
+            "overall_conversion",
+            "Overall conversion",
+            "rate",
+            "up",
+            lambda r: r.overall_conversion,
+            step_counts(last, first),
+        ),
         MetricSpec("sessions", "Sessions", "count", "up", lambda r: r.sessions),
-        MetricSpec("bounce_rate", "Bounce rate", "rate", "down", lambda r: r.bounce_rate,
-                   lambda r: (r.bounced_sessions, r.sessions)),
-        MetricSpec("cart_abandonment_rate", "Cart abandonment", "rate", "down",
-                   lambda r: r.cart_abandonment_rate, lambda r: (r.carts - r.purchased_carts, r.carts)),
-        MetricSpec("checkout_abandonment_rate", "Checkout abandonment", "rate", "down",
-                   lambda r: r.checkout_abandonment_rate,
-                   lambda r: (r.checkouts - r.purchased_checkouts, r.checkouts)),
-        MetricSpec("repeat_purchase_rate", "Repeat purchase", "rate", "up", lambda r: r.repeat_purchase_rate,
-                   lambda r: (r.repeat_buyers, r.buyers)),
+        MetricSpec(
+            "bounce_rate",
+            "Bounce rate",
+            "rate",
+            "down",
+            lambda r: r.bounce_rate,
+            lambda r: (r.bounced_sessions, r.sessions),
+        ),
+        MetricSpec(
+            "cart_abandonment_rate",
+            "Cart abandonment",
+            "rate",
+            "down",
+            lambda r: r.cart_abandonment_rate,
+            lambda r: (r.carts - r.purchased_carts, r.carts),
+        ),
+        MetricSpec(
+            "checkout_abandonment_rate",
+            "Checkout abandonment",
+            "rate",
+            "down",
+            lambda r: r.checkout_abandonment_rate,
+            lambda r: (r.checkouts - r.purchased_checkouts, r.checkouts),
+        ),
+        MetricSpec(
+            "repeat_purchase_rate",
+            "Repeat purchase",
+            "rate",
+            "up",
+            lambda r: r.repeat_purchase_rate,
+            lambda r: (r.repeat_buyers, r.buyers),
+        ),
     ]
     return specs
+
+
+def stage_field(stage_id: str, field: str) -> Callable[[AnalysisResult], int | float | None]:
+    def value(result: AnalysisResult) -> int | float | None:
+        number: int | float | None = getattr(result.stage(stage_id), field)
+        return number
+
+    return value
+
+
+def step_counts(stage_id: str, from_stage: str) -> Counts:
+    """(units reaching ``stage_id``, units reaching ``from_stage``): a conversion's counts."""
+    return lambda result: (result.stage(stage_id).users, result.stage(from_stage).users)
 
 
 def direction(change: float | None, better: Better) -> Direction:
@@ -139,7 +194,7 @@ def compare_results(
     q_values = benjamini_hochberg([row["p_value"] for row in rows])  # type: ignore[misc]
     return [
         MetricChange(
-            **row,  # type: ignore[arg-type]
+            **row,
             q_value=q,
             significant=complete and q is not None and q < ALPHA and row["direction"] != "same",
         )
@@ -152,7 +207,7 @@ def conversion_fell(changes: list[MetricChange], stages: list[StageResult], agai
     comparison period ``against`` (its label), with the change in words."""
     fell = {c.metric: c for c in changes if c.significant and c.direction == "worse"}
     pains = []
-    for before, stage in zip(stages, stages[1:], strict=False):
+    for before, stage in itertools.pairwise(stages):
         change = fell.get(f"stages.{stage.id}.conversion")
         if change is None or change.current is None or change.previous is None:
             continue

@@ -175,7 +175,9 @@ def trend_point(period: PeriodResult) -> TrendPoint:
     )
 
 
-def merge_pain_points(found: list[PainPoint], extra: list[PainPoint], stage_ids: list[str]) -> list[PainPoint]:
+def merge_pain_points(
+    found: list[PainPoint], extra: list[PainPoint], stage_ids: list[str]
+) -> list[PainPoint]:
     """One pain point per transition, with the kinds and reasons of both lists, in stage order."""
     merged = {p.stage: p for p in found}
     for pain in extra:
@@ -183,8 +185,8 @@ def merge_pain_points(found: list[PainPoint], extra: list[PainPoint], stage_ids:
         merged[pain.stage] = (
             pain
             if old is None
-            else old.model_copy(update={"kinds": old.kinds + pain.kinds, "reasons": old.reasons + pain.reasons})
+            else old.model_copy(
+                update={"kinds": old.kinds + pain.kinds, "reasons": old.reasons + pain.reasons}
+            )
         )
     return [merged[s] for s in stage_ids if s in merged]
-
-

@@ -1,11 +1,11 @@
-"""``--format json``: the result model as JSON, field for field (the schema is the model)."""
+"""``--format json``: the result (or report) model as JSON, field for field (the schema is the model)."""
 
 from __future__ import annotations
 
 import json
 
-from journeyctl.result import AnalysisResult
+from pydantic import BaseModel
 
 
-def render_json(result: AnalysisResult) -> str:
+def render_json(result: BaseModel) -> str:
     return json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"

@@ -6,12 +6,21 @@ from __future__ import annotations
 import html
 import re
 
-from journeyctl.compare import MetricChange
-from journeyctl.render.text import arrow, format_change, format_duration, format_value, percent, safe, sparkline
+from journeyctl.render.text import (
+    arrow,
+    format_change,
+    format_duration,
+    format_value,
+    headlines,
+    percent,
+    safe,
+    sparkline,
+    trend_rows,
+    verdict,
+)
 from journeyctl.report import Report
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]#|~])")
-VERDICT = {"better": "better", "worse": "worse", "same": "unchanged", "n/a": "–"}
 
 
 def md(text: str) -> str:
@@ -36,20 +45,26 @@ def render_markdown(report: Report) -> str:
             "numbers may still rise; no change is called significant.",
             "",
         ]
-    lines += ["## Headlines", "", *[f"- {h}" for h in headlines(report)], ""]
-    lines += ["## Changes", "", "| Metric | " + f"{now.period.label} | {before.period.label} | Change | | Verdict |"]
+    lines += ["## Headlines", "", *[f"- {h}" for h in headlines(report, md)], ""]
+    lines += [
+        "## Changes",
+        "",
+        "| Metric | " + f"{now.period.label} | {before.period.label} | Change | | Verdict |",
+    ]
     lines.append("|---|--:|--:|--:|:-:|---|")
     for c in report.changes:
         lines.append(
             f"| {md(c.label)} | {format_value(c.current, c.kind)} | {format_value(c.previous, c.kind)} "
             f"| {format_change(c.change, c.relative_change, c.kind)} | {arrow(c.direction, c.change)} "
-            f"| {verdict(c)} |"
+            f"| {bold(verdict(c)) if c.significant else verdict(c)} |"
         )
     lines += ["", "## Funnel", "", f"| Stage | {now.result.unit.capitalize()} | Step | From start | Lost |"]
     lines.append("|---|--:|--:|--:|--:|")
     for s in now.result.stages:
         lost = "–" if s.lost is None else f"{s.lost:,}"
-        lines.append(f"| {md(s.label)} | {s.users:,} | {percent(s.conversion)} | {percent(s.from_start)} | {lost} |")
+        lines.append(
+            f"| {md(s.label)} | {s.users:,} | {percent(s.conversion)} | {percent(s.from_start)} | {lost} |"
+        )
     if report.pain_points:
         lines += ["", "## Pain points", ""]
         labels = {s.id: s.label for s in now.result.stages}
@@ -62,51 +77,16 @@ def render_markdown(report: Report) -> str:
     return "\n".join(lines)
 
 
-def headlines(report: Report) -> list[str]:
-    """Overall conversion, then every significant change (or the largest moves when none)."""
-    overall = next(c for c in report.changes if c.metric == "overall_conversion")
-    out = [
-        f"Overall conversion {format_value(overall.current, 'rate')} "
-        f"({format_change(overall.change, None, 'rate')} against {report.comparison.period.label}, "
-        f"{verdict(overall)})"
-    ]
-    significant = [c for c in report.changes if c.significant]
-    for c in significant:
-        out.append(
-            f"{md(c.label)}: {format_value(c.current, c.kind)} against {format_value(c.previous, c.kind)}, "
-            f"significantly {c.direction} (q = {c.q_value:.3g})"
-        )
-    if not significant:
-        out.append("No significant change in any rate.")
-    return out
-
-
-def verdict(change: MetricChange) -> str:
-    word = VERDICT[change.direction]
-    if change.significant:
-        return f"**{word}, significant**"
-    if change.test is not None and change.direction in ("better", "worse"):
-        return f"{word}, not significant"
-    return word
+def bold(text: str) -> str:
+    return f"**{text}**"
 
 
 def trend_table(report: Report) -> list[str]:
-    stages = report.current.result.stages
     rows = [f"| Metric | {' | '.join(p.label + ('' if p.complete else '*') for p in report.trend)} | Trend |"]
     rows.append("|---|" + "--:|" * len(report.trend) + "---|")
-
-    def row(label: str, values: list[float | None], kind: str) -> str:
+    for label, values, kind in trend_rows(report):
         cells = " | ".join(format_value(v, kind) for v in values)
-        return f"| {md(label)} | {cells} | {sparkline(values)} |"
-
-    rows.append(row(f"Entered ({stages[0].label})", [p.entered for p in report.trend], "count"))
-    for s in stages[1:]:
-        rows.append(row(f"→ {s.label}", [p.conversion[s.id] for p in report.trend], "rate"))
-    rows.append(row("Overall conversion", [p.overall_conversion for p in report.trend], "rate"))
-    rows.append(row("Sessions", [p.sessions for p in report.trend], "count"))
-    rows.append(row("Bounce rate", [p.bounce_rate for p in report.trend], "rate"))
-    rows.append(row("Cart abandonment", [p.cart_abandonment_rate for p in report.trend], "rate"))
-    rows.append(row("Checkout abandonment", [p.checkout_abandonment_rate for p in report.trend], "rate"))
+        rows.append(f"| {md(label)} | {cells} | {sparkline(values)} |")
     if any(not p.complete for p in report.trend):
         rows += ["", "\\* window still open: the numbers may still rise."]
     return rows

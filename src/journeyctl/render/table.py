@@ -9,7 +9,20 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from journeyctl.render.text import format_duration, percent, plural, safe
+from journeyctl.render.text import (
+    arrow,
+    format_change,
+    format_duration,
+    format_value,
+    headlines,
+    percent,
+    plural,
+    safe,
+    sparkline,
+    trend_rows,
+    verdict,
+)
+from journeyctl.report import Report
 from journeyctl.result import AnalysisResult
 
 BAR_WIDTH = 12
@@ -21,9 +34,8 @@ SHORT = {
 }
 
 
-def render_table(result: AnalysisResult, *, width: int | None = None, color: bool = False) -> str:
-    out = io.StringIO()
-    console = Console(
+def _console(out: io.StringIO, width: int | None, color: bool) -> Console:
+    return Console(
         file=out,
         width=width or 120,
         force_terminal=color,
@@ -32,6 +44,11 @@ def render_table(result: AnalysisResult, *, width: int | None = None, color: boo
         highlight=False,
         emoji=False,
     )
+
+
+def render_table(result: AnalysisResult, *, width: int | None = None, color: bool = False) -> str:
+    out = io.StringIO()
+    console = _console(out, width, color)
     parts: list[Text | Table] = [_title(result), _funnel(result, width or 120)]
     if result.pain_points:
         parts.append(_pain_points(result))
@@ -133,3 +150,52 @@ def _headline(result: AnalysisResult) -> Text:
         text.append(f"{safe(before.label)} → {safe(leak.label)}", style="bold red")
         text.append(f", {plural(leak.lost or 0, result.unit.rstrip('s'))} lost ({percent(leak.drop_off)})")
     return text
+
+
+def render_report_table(report: Report, *, width: int | None = None, color: bool = False) -> str:
+    """The report for a terminal: headlines, the changes (green better, red worse, bold when
+    significant), pain points and the trend with sparklines."""
+    out = io.StringIO()
+    console = _console(out, width, color)
+    now, before = report.current, report.comparison
+    title = Text(f"{safe(report.journey)}: {report.period_kind} {now.period.label}", style="bold")
+    title.append(f" — against {before.period.label} ({report.compare_to})", style="dim")
+    parts: list[Text | Table] = [title]
+    if not report.comparable:
+        open_ = " and ".join(p.period.label for p in (now, before) if not p.complete)
+        parts.append(
+            Text(
+                f"Incomplete: the window of {open_} is still open; nothing is called significant.",
+                style="yellow",
+            )
+        )
+    parts.append(Text("\n".join(f"• {line}" for line in headlines(report, safe))))
+    changes = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+    changes.add_column("Metric", no_wrap=True, max_width=44)
+    for header in (now.period.label, before.period.label, "Change", ""):
+        changes.add_column(header, justify="right", no_wrap=True)
+    changes.add_column("Verdict", no_wrap=True)
+    for c in report.changes:
+        style = {"better": "green", "worse": "red"}.get(c.direction, "")
+        style += " bold" if c.significant else ""
+        changes.add_row(
+            Text(safe(c.label)),
+            format_value(c.current, c.kind),
+            format_value(c.previous, c.kind),
+            format_change(c.change, c.relative_change, c.kind),
+            Text(arrow(c.direction, c.change), style=style),
+            Text(verdict(c), style=style),
+        )
+    parts.append(changes)
+    if report.pain_points:
+        parts.append(_pain_points(now.result.model_copy(update={"pain_points": report.pain_points})))
+    trend = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+    trend.add_column("Trend", no_wrap=True, max_width=30)
+    for point in report.trend:
+        trend.add_column(point.label + ("" if point.complete else "*"), justify="right", no_wrap=True)
+    trend.add_column("", no_wrap=True)
+    for label, values, kind in trend_rows(report):
+        trend.add_row(Text(safe(label)), *(format_value(v, kind) for v in values), sparkline(values))
+    parts.append(trend)
+    console.print(Group(*parts))
+    return out.getvalue()

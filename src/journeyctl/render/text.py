@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from journeyctl.config.durations import format_duration
 
+if TYPE_CHECKING:
+    from journeyctl.compare import MetricChange
+    from journeyctl.report import Report
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
-__all__ = ["arrow", "format_change", "format_duration", "format_value", "percent", "plural", "safe", "sparkline"]
+__all__ = [
+    "arrow",
+    "format_change",
+    "format_duration",
+    "format_value",
+    "headlines",
+    "percent",
+    "plural",
+    "safe",
+    "sparkline",
+    "trend_rows",
+    "verdict",
+]
 
 
 def safe(text: str) -> str:
@@ -71,3 +89,53 @@ def sparkline(values: list[float | None]) -> str:
         "·" if v is None else SPARKS[0 if span == 0 else round((v - low) / span * (len(SPARKS) - 1))]
         for v in values
     )
+
+
+VERDICT = {"better": "better", "worse": "worse", "same": "unchanged", "n/a": "–"}
+
+
+def verdict(change: MetricChange) -> str:
+    """better / worse / unchanged, and whether the change is significant when it was tested."""
+    word = VERDICT[change.direction]
+    if change.significant:
+        return f"{word}, significant"
+    if change.test is not None and change.direction in ("better", "worse"):
+        return f"{word}, not significant"
+    return word
+
+
+def headlines(report: Report, escape: Callable[[str], str]) -> list[str]:
+    """Overall conversion, then every significant change (or a line saying there is none);
+    labels pass through ``escape`` for the medium."""
+    overall = next(c for c in report.changes if c.metric == "overall_conversion")
+    out = [
+        f"Overall conversion {format_value(overall.current, 'rate')} "
+        f"({format_change(overall.change, None, 'rate')} against {report.comparison.period.label}, "
+        f"{verdict(overall)})"
+    ]
+    significant = [c for c in report.changes if c.significant]
+    out += [
+        f"{escape(c.label)}: {format_value(c.current, c.kind)} against {format_value(c.previous, c.kind)}, "
+        f"significantly {c.direction} (q = {c.q_value:.3g})"
+        for c in significant
+    ]
+    if not significant:
+        out.append("No significant change in any rate.")
+    return out
+
+
+def trend_rows(report: Report) -> list[tuple[str, list[float | None], str]]:
+    """(label, one value per trend period, kind) for the trend tables."""
+    trend, stages = report.trend, report.current.result.stages
+    rows: list[tuple[str, list[float | None], str]] = [
+        (f"Entered ({stages[0].label})", [p.entered for p in trend], "count")
+    ]
+    rows += [(f"→ {s.label}", [p.conversion[s.id] for p in trend], "rate") for s in stages[1:]]
+    rows += [
+        ("Overall conversion", [p.overall_conversion for p in trend], "rate"),
+        ("Sessions", [p.sessions for p in trend], "count"),
+        ("Bounce rate", [p.bounce_rate for p in trend], "rate"),
+        ("Cart abandonment", [p.cart_abandonment_rate for p in trend], "rate"),
+        ("Checkout abandonment", [p.checkout_abandonment_rate for p in trend], "rate"),
+    ]
+    return rows
