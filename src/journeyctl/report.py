@@ -59,9 +59,8 @@ class Report(Frozen):
     current: PeriodResult
     comparison: PeriodResult
     changes: list[MetricChange]
-    comparable: bool  # both periods complete: changes may be called significant
     pain_points: list[PainPoint]  # the current period's, plus significant conversion falls
-    trend: list[TrendPoint]  # oldest first, ending with the current period
+    trend: list[TrendPoint]  # oldest first, ending with the last period that has ended
 
 
 def build_report(
@@ -73,8 +72,11 @@ def build_report(
     periods: int = 8,
     as_of: datetime | None = None,
 ) -> Report:
-    """The report on canonical events ``frame``; ``as_of`` (aware) makes the current period
-    the last one ending at or before it (default: the last one ending by the last event)."""
+    """The report on canonical events ``frame`` (events at or after the aware ``as_of`` are
+    ignored). The current period is the last *complete* one: its conversion window closed by
+    the end of the observed data (``as_of`` or the last event, whichever is earlier), so its
+    numbers can no longer change and comparing it is fair. The trend runs up to the last
+    period that has ended, and marks the periods whose window is still open."""
     if periods < 2:
         raise UsageError(f"--periods {periods}: a trend needs at least 2 periods", hint="try --periods 8")
     back = periods_back(compare, period)
@@ -84,8 +86,9 @@ def build_report(
         raise InputError("no events before the report date", hint="check --as-of against the data's dates")
     last_event: datetime = frame[TS].max()  # type: ignore[assignment]
     observed_until = min(as_of, last_event) if as_of is not None else last_event
-    current = last_complete_period(period, journey.timezone, as_of or last_event)
     window = journey.funnel.window
+    latest = last_complete_period(period, journey.timezone, as_of or last_event)
+    current = last_complete_period(period, journey.timezone, observed_until - window)
 
     def analyse(p: Period) -> PeriodResult:
         return PeriodResult(
@@ -95,11 +98,12 @@ def build_report(
         )
 
     now, before = analyse(current), analyse(current.shifted(-back))
-    comparable = now.complete and before.complete
-    changes = compare_results(now.result, before.result, complete=comparable)
-    history = [analyse(current.shifted(-i)) for i in range(periods - 1, 0, -1)]
-    cached = {p.period.label: p for p in (*history, before)}
-    trend = [trend_point(cached.get(p.period.label, p)) for p in (*history, now)]
+    changes = compare_results(now.result, before.result, complete=now.complete and before.complete)
+    done = {p.period.label: p for p in (now, before)}
+    trend = [
+        trend_point(done.get(p.label) or analyse(p))
+        for p in (latest.shifted(-i) for i in range(periods - 1, -1, -1))
+    ]
     return Report(
         journey=journey.name,
         period_kind=period,
@@ -109,7 +113,6 @@ def build_report(
         current=now,
         comparison=before,
         changes=changes,
-        comparable=comparable,
         pain_points=merge_pain_points(
             now.result.pain_points,
             conversion_fell(changes, now.result.stages, before.period.label),

@@ -44,12 +44,6 @@ def render_html(report: Report) -> str:
         f"{e(report.timezone)}; data up to {report.observed_until:%Y-%m-%d %H:%M} UTC; window "
         f"{format_duration(result.window_s)}, counting {e(result.unit)}.</p>",
     ]
-    if not report.comparable:
-        open_ = " and ".join(p.period.label for p in (now, before) if not p.complete)
-        parts.append(
-            f'<p class="note"><b>Incomplete:</b> the conversion window of {e(open_)} is still open, so '
-            "its numbers may still rise; no change is called significant.</p>"
-        )
     parts.append("<h2>Headlines</h2><ul>")
     parts += [f"<li>{line}</li>" for line in headlines(report, e)]
     parts.append("</ul>")

@@ -38,13 +38,6 @@ def render_markdown(report: Report) -> str:
         f"window {format_duration(now.result.window_s)}, counting {now.result.unit}.",
         "",
     ]
-    if not report.comparable:
-        open_ = [p.period.label for p in (now, before) if not p.complete]
-        lines += [
-            f"> **Incomplete:** the conversion window of {' and '.join(open_)} is still open, so its "
-            "numbers may still rise; no change is called significant.",
-            "",
-        ]
     lines += ["## Headlines", "", *[f"- {h}" for h in headlines(report, md)], ""]
     lines += [
         "## Changes",

@@ -161,14 +161,6 @@ def render_report_table(report: Report, *, width: int | None = None, color: bool
     title = Text(f"{safe(report.journey)}: {report.period_kind} {now.period.label}", style="bold")
     title.append(f" — against {before.period.label} ({report.compare_to})", style="dim")
     parts: list[Text | Table] = [title]
-    if not report.comparable:
-        open_ = " and ".join(p.period.label for p in (now, before) if not p.complete)
-        parts.append(
-            Text(
-                f"Incomplete: the window of {open_} is still open; nothing is called significant.",
-                style="yellow",
-            )
-        )
     parts.append(Text("\n".join(f"• {line}" for line in headlines(report, safe))))
     changes = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
     changes.add_column("Metric", no_wrap=True, max_width=44)
