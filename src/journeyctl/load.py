@@ -19,6 +19,12 @@ from journeyctl.errors import InputError
 RAW_TS = "_raw_ts"
 _ISO_WITH_OFFSET = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z")
 _ISO_NAIVE = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
+_COMMON_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+)
 
 
 def expand_sources(sources: Sequence[str | Path]) -> list[Path]:
@@ -74,14 +80,16 @@ def load_events(
         wanted[columns.session] = SESSION
     for prop in properties:
         wanted.setdefault(prop, prop)
-    frames = [_scan_one(index, path, wanted) for index, path in enumerate(files)]
-    events = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
-    return events.with_columns(
-        parse_timestamps_expr(pl.col(RAW_TS), time_format=time_format, timezone=timezone).alias(TS)
-    )
+    frames = [
+        _scan_one(index, path, wanted, time_format=time_format, timezone=timezone)
+        for index, path in enumerate(files)
+    ]
+    return pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
 
 
-def _scan_one(index: int, path: Path, wanted: dict[str, str]) -> pl.LazyFrame:
+def _scan_one(
+    index: int, path: Path, wanted: dict[str, str], *, time_format: str, timezone: str
+) -> pl.LazyFrame:
     try:
         frame = pl.scan_csv(path, infer_schema=False, row_index_name=LINE, row_index_offset=2, glob=False)
         header = frame.collect_schema().names()
@@ -99,11 +107,39 @@ def _scan_one(index: int, path: Path, wanted: dict[str, str]) -> pl.LazyFrame:
             where=f"{path}:1",
             hint="map the file's column names under `columns:` in the journey YAML",
         )
+    if time_format == "auto":
+        # one format detected on a sample parses fast; rows it misses get the full
+        # auto parser afterwards (repair_timestamps), so mixed files still work
+        sample = frame.select(pl.col(next(n for n, r in wanted.items() if r == RAW_TS))).head(256).collect()
+        time_format = detect_time_format(sample.to_series()) or "auto"
+    raw = pl.col(RAW_TS)
     return frame.select(
         pl.lit(index, dtype=pl.UInt32).alias(SOURCE),
         pl.col(LINE).cast(pl.UInt64),
         *(pl.col(name).alias(role) for name, role in wanted.items()),
-    )
+    ).with_columns(parse_timestamps_expr(raw, time_format=time_format, timezone=timezone).alias(TS))
+
+
+def detect_time_format(sample: pl.Series) -> str | None:
+    """The first common ISO-8601 layout that parses every non-empty value of ``sample``."""
+    values = sample.drop_nulls().str.strip_chars()
+    if values.is_empty():
+        return None
+    for fmt in _COMMON_FORMATS:
+        dtype = pl.Datetime("us", "UTC") if fmt.endswith("%#z") else pl.Datetime("us")
+        if values.str.strptime(dtype, fmt, strict=False).null_count() == 0:
+            return fmt
+    return None
+
+
+def repair_timestamps(frame: pl.DataFrame, *, timezone: str) -> pl.DataFrame:
+    """Re-parse, with the full ``auto`` parser, the rows a detected format did not parse."""
+    missed = (frame[TS].is_null() & frame[RAW_TS].is_not_null()).arg_true()
+    if missed.is_empty():
+        return frame
+    again = frame[RAW_TS].gather(missed).to_frame()
+    fixed = again.select(parse_timestamps_expr(pl.col(RAW_TS), time_format="auto", timezone=timezone))
+    return frame.with_columns(frame[TS].scatter(missed, fixed.to_series()))
 
 
 def parse_timestamps_expr(raw: pl.Expr, *, time_format: str, timezone: str) -> pl.Expr:
@@ -115,7 +151,7 @@ def parse_timestamps_expr(raw: pl.Expr, *, time_format: str, timezone: str) -> p
     """
     utc = pl.Datetime("us", "UTC")
     if time_format != "auto":
-        if "%z" in time_format or "%:z" in time_format or "%#z" in time_format:
+        if any(z in time_format for z in ("%z", "%:z", "%#z")):
             return raw.str.strptime(utc, time_format, strict=False)
         return _localize(raw.str.strptime(pl.Datetime("us"), time_format, strict=False), timezone)
     text = (
