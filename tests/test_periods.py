@@ -54,7 +54,10 @@ def test_day_and_shifts_across_year_ends() -> None:
 
 def test_a_week_with_the_clocks_going_forward_is_an_hour_short() -> None:
     week = period_containing(utc(2026, 3, 25), "week", "Europe/Berlin")
-    assert (week.start.astimezone(UTC), week.end.astimezone(UTC)) == (utc(2026, 3, 22, 23), utc(2026, 3, 29, 22))
+    assert (week.start.astimezone(UTC), week.end.astimezone(UTC)) == (
+        utc(2026, 3, 22, 23),
+        utc(2026, 3, 29, 22),
+    )
     assert week.end.astimezone(UTC) - week.start.astimezone(UTC) == timedelta(days=7, hours=-1)
 
 

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from journeyctl.cli import app
 from journeyctl.compare import compare_results, direction
+from journeyctl.periods import period_containing
 from journeyctl.render.html import render_html
 from journeyctl.report import build_report, period_result
-from journeyctl.periods import period_containing
 
 from .conftest import Golden
 from .events import funnel, log
@@ -87,8 +87,14 @@ def test_events_after_as_of_are_ignored() -> None:
 
 @pytest.mark.parametrize(
     ("change", "better", "expected"),
-    [(0.1, "up", "better"), (-0.1, "up", "worse"), (0.1, "down", "worse"), (-0.1, "down", "better"),
-     (0.0, "up", "same"), (None, "down", "n/a")],
+    [
+        (0.1, "up", "better"),
+        (-0.1, "up", "worse"),
+        (0.1, "down", "worse"),
+        (-0.1, "down", "better"),
+        (0.0, "up", "same"),
+        (None, "down", "n/a"),
+    ],
 )
 def test_direction_knows_which_way_is_better(change: float | None, better: str, expected: str) -> None:
     assert direction(change, better) == expected  # type: ignore[arg-type]
@@ -113,7 +119,9 @@ def test_a_significant_fall_in_conversion_is_a_pain_point() -> None:
     assert conversion.q_value < 1e-6
     [pain] = report.pain_points
     assert (pain.stage, pain.from_stage, pain.kinds[-1]) == ("s2", "s1", "conversion_fell")
-    assert pain.reasons[-1].startswith("conversion fell significantly: 40.0% against 80.0% in 2026-03-02 (q = ")
+    assert pain.reasons[-1].startswith(
+        "conversion fell significantly: 40.0% against 80.0% in 2026-03-02 (q = "
+    )
     unchanged = compare_results(report.current.result, report.comparison.result, complete=False)
     assert not any(c.significant for c in unchanged)  # an open window is never called significant
 
@@ -142,7 +150,10 @@ def test_json_report_is_deterministic_and_names_its_periods() -> None:
     code, out, _ = run(*args)
     data = json.loads(out)
     assert code == 0 and run(*args)[1] == out
-    assert (data["current"]["period"]["label"], data["comparison"]["period"]["label"]) == ("2026-09", "2026-08")
+    assert (data["current"]["period"]["label"], data["comparison"]["period"]["label"]) == (
+        "2026-09",
+        "2026-08",
+    )
     assert [p["label"] for p in data["trend"]][-1] == "2026-10" and not data["trend"][-1]["complete"]
 
 
@@ -156,11 +167,19 @@ def test_output_suffix_picks_the_format(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        (("--period", "year"), "error: --period 'year': expected day, week or month\n  hint: e.g. --period week\n"),
-        (("--as-of", "02/11/2026"), "error: --as-of '02/11/2026': expected a date YYYY-MM-DD\n"
-         "  hint: e.g. --as-of 2026-11-02\n"),
-        (("--compare", "last"), "error: --compare 'last': expected previous, year or a number of periods\n"
-         "  hint: e.g. --compare previous, --compare year, --compare 4\n"),
+        (
+            ("--period", "year"),
+            "error: --period 'year': expected day, week or month\n  hint: e.g. --period week\n",
+        ),
+        (
+            ("--as-of", "02/11/2026"),
+            "error: --as-of '02/11/2026': expected a date YYYY-MM-DD\n  hint: e.g. --as-of 2026-11-02\n",
+        ),
+        (
+            ("--compare", "last"),
+            "error: --compare 'last': expected previous, year or a number of periods\n"
+            "  hint: e.g. --compare previous, --compare year, --compare 4\n",
+        ),
     ],
 )
 def test_bad_report_options_are_one_clear_error(option: tuple[str, str], message: str) -> None:
@@ -179,7 +198,9 @@ def hostile_report() -> str:
         ("u9", 5 * DAY, "x"),
         properties=("channel",),
     )
-    journey = funnel(HOSTILE, "b", window="1d", extra=f"name: '{HOSTILE}'\ncolumns: {{properties: [channel]}}")
+    journey = funnel(
+        HOSTILE, "b", window="1d", extra=f"name: '{HOSTILE}'\ncolumns: {{properties: [channel]}}"
+    )
     return render_html(build_report(events, journey, period="day", periods=3))
 
 
@@ -214,7 +235,9 @@ def test_html_report_renders_its_charts_in_a_headless_browser(tmp_path: Path) ->
     charts = re.search(r'data-charts="([^"]*)"', dom.stdout)
     assert charts is not None, dom.stderr[-2000:]
     sizes = [re.fullmatch(r"(\d+)x(\d+):(\d+)", c) for c in charts.group(1).split()]
-    assert len(sizes) == 2 and all(m and int(m[1]) > 200 and int(m[2]) > 100 and int(m[3]) > 20 for m in sizes)
+    assert len(sizes) == 2 and all(
+        m and int(m[1]) > 200 and int(m[2]) > 100 and int(m[3]) > 20 for m in sizes
+    )
     assert "data-errors" not in dom.stdout and "Uncaught" not in dom.stderr
     shot = tmp_path / "report.png"
     subprocess.run(
