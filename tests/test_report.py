@@ -77,6 +77,23 @@ def test_the_current_period_is_the_last_whose_window_has_closed() -> None:
     assert change["stages.s1.users"].direction == "same"
 
 
+def test_kpis_are_judged_on_the_current_period() -> None:
+    kpis = (
+        "kpis:\n"
+        "  - {metric: overall_conversion, min: 0.7}\n"  # 2/3 on the 3rd: fails
+        "  - {metric: bounce_rate, max: 0.5, severity: warn}\n"  # exactly 0.5: the bound is inclusive
+        "  - {metric: stages.s2.conversion, min: 0.5, severity: warn}\n"
+        "  - {metric: repeat_purchase_rate, min: 0.1}\n"  # no buyers: undefined
+    )
+    report = build_report(TWO_DAYS, funnel("a", "b", window="1d", extra=kpis), period="day", periods=2)
+    assert [(k.metric, k.value, k.previous, k.status) for k in report.kpis] == [
+        ("overall_conversion", pytest.approx(2 / 3), pytest.approx(1 / 3), "fail"),
+        ("bounce_rate", 0.5, 1.0, "ok"),
+        ("stages.s2.conversion", pytest.approx(2 / 3), pytest.approx(1 / 3), "ok"),
+        ("repeat_purchase_rate", None, None, "undefined"),
+    ]
+
+
 def test_events_after_as_of_are_ignored() -> None:
     as_of = datetime(2026, 3, 4, tzinfo=UTC)  # sees only the 2nd and 3rd: no window closed on the 3rd
     report = build_report(TWO_DAYS, AB, period="day", periods=2, as_of=as_of)

@@ -12,6 +12,7 @@ from journeyctl.render.text import (
     format_duration,
     format_value,
     headlines,
+    kpi_bound,
     percent,
     safe,
     trend_rows,
@@ -47,6 +48,21 @@ def render_html(report: Report) -> str:
     parts.append("<h2>Headlines</h2><ul>")
     parts += [f"<li>{line}</li>" for line in headlines(report, e)]
     parts.append("</ul>")
+    if report.kpis:
+        parts.append(
+            "<h2>KPIs</h2><table><tr><th>KPI</th><th>Bound</th>"
+            f"<th class=n>{e(now.period.label)}</th><th class=n>{e(before.period.label)}</th>"
+            "<th>Verdict</th></tr>"
+        )
+        for kpi in report.kpis:
+            css = {"ok": "better", "fail": "worse sig", "warn": "worse"}.get(kpi.status, "")
+            parts.append(
+                f'<tr class="{css}"><td>{e(kpi.metric)}</td><td>{kpi_bound(kpi.min, kpi.max, kpi.kind)}</td>'
+                f"<td class=n>{format_value(kpi.value, kpi.kind)}</td>"
+                f"<td class=n>{format_value(kpi.previous, kpi.kind)}</td>"
+                f"<td>{kpi.status}</td></tr>"
+            )
+        parts.append("</table>")
     parts.append('<h2>Funnel</h2><div class="chart" id="funnel-chart">')
     parts.append(funnel_svg(result.stages, result.unit))
     parts.append("</div>")

@@ -12,6 +12,7 @@ from journeyctl.render.text import (
     format_duration,
     format_value,
     headlines,
+    kpi_bound,
     percent,
     safe,
     sparkline,
@@ -39,6 +40,16 @@ def render_markdown(report: Report) -> str:
         "",
     ]
     lines += ["## Headlines", "", *[f"- {h}" for h in headlines(report, md)], ""]
+    if report.kpis:
+        lines += ["## KPIs", "", f"| KPI | Bound | {now.period.label} | {before.period.label} | Verdict |"]
+        lines.append("|---|---|--:|--:|---|")
+        for kpi in report.kpis:
+            lines.append(
+                f"| {md(kpi.metric)} | {kpi_bound(kpi.min, kpi.max, kpi.kind)} "
+                f"| {format_value(kpi.value, kpi.kind)} | {format_value(kpi.previous, kpi.kind)} "
+                f"| {bold(kpi.status) if kpi.status != 'ok' else 'ok'} |"
+            )
+        lines.append("")
     lines += [
         "## Changes",
         "",

@@ -15,6 +15,7 @@ from journeyctl.render.text import (
     format_duration,
     format_value,
     headlines,
+    kpi_bound,
     percent,
     plural,
     safe,
@@ -179,6 +180,14 @@ def render_report_table(report: Report, *, width: int | None = None, color: bool
             Text(verdict(c), style=style),
         )
     parts.append(changes)
+    if report.kpis:
+        kpis = Text("KPIs\n", style="bold")
+        for kpi in report.kpis:
+            style = {"ok": "green", "fail": "bold red", "warn": "yellow"}.get(kpi.status, "")
+            kpis.append(f"  {kpi.metric} {format_value(kpi.value, kpi.kind)} ")
+            kpis.append(f"(bound {kpi_bound(kpi.min, kpi.max, kpi.kind)}): ")
+            kpis.append(f"{kpi.status}\n", style=style)
+        parts.append(kpis)
     if report.pain_points:
         parts.append(_pain_points(now.result.model_copy(update={"pain_points": report.pain_points})))
     trend = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
@@ -189,5 +198,7 @@ def render_report_table(report: Report, *, width: int | None = None, color: bool
     for label, values, kind in trend_rows(report):
         trend.add_row(Text(safe(label)), *(format_value(v, kind) for v in values), sparkline(values))
     parts.append(trend)
+    if any(not p.complete for p in report.trend):
+        parts.append(Text("* window still open: the numbers may still rise.", style="dim"))
     console.print(Group(*parts))
     return out.getvalue()

@@ -20,6 +20,7 @@ __all__ = [
     "format_duration",
     "format_value",
     "headlines",
+    "kpi_bound",
     "percent",
     "plural",
     "safe",
@@ -139,3 +140,10 @@ def trend_rows(report: Report) -> list[tuple[str, list[float | None], str]]:
         ("Checkout abandonment", [p.checkout_abandonment_rate for p in trend], "rate"),
     ]
     return rows
+
+
+def kpi_bound(low: float | None, high: float | None, kind: str) -> str:
+    """``≥ 1.0%``, ``≤ 80.0%`` or ``1.0% – 5.0%``: a KPI's bound as people read it."""
+    if low is not None and high is not None:
+        return f"{format_value(low, kind)} – {format_value(high, kind)}"
+    return f"≥ {format_value(low, kind)}" if low is not None else f"≤ {format_value(high, kind)}"
