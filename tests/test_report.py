@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from journeyctl.cli import app
 from journeyctl.compare import compare_results, direction
+from journeyctl.errors import InputError
 from journeyctl.periods import period_containing
 from journeyctl.render.html import render_html
 from journeyctl.report import build_report, period_result
@@ -95,11 +96,26 @@ def test_kpis_are_judged_on_the_current_period() -> None:
 
 
 def test_events_after_as_of_are_ignored() -> None:
-    as_of = datetime(2026, 3, 4, tzinfo=UTC)  # sees only the 2nd and 3rd: no window closed on the 3rd
-    report = build_report(TWO_DAYS, AB, period="day", periods=2, as_of=as_of)
+    as_of = datetime(2026, 3, 5, tzinfo=UTC)  # u9's event on the 5th is not seen
+    report = build_report(TWO_DAYS, funnel("a", "b", window="1h"), period="day", periods=3, as_of=as_of)
     assert report.observed_until == datetime(2026, 3, 3, 12, tzinfo=UTC)  # u4 on the 3rd, the last event seen
-    assert report.current.period.label == "2026-03-01"
-    assert [(p.label, p.complete) for p in report.trend] == [("2026-03-02", False), ("2026-03-03", False)]
+    # the 2nd's window closed on the 3rd at 01:00; the 3rd's would close on the 4th at 01:00
+    assert report.current.period.label == "2026-03-02"
+    assert [(p.label, p.complete) for p in report.trend] == [
+        ("2026-03-02", True),
+        ("2026-03-03", False),
+        ("2026-03-04", False),
+    ]
+
+
+def test_no_complete_period_is_an_error() -> None:
+    with pytest.raises(InputError) as caught:
+        build_report(TWO_DAYS, funnel("a", "b", window="7d"), period="week")
+    assert str(caught.value) == (
+        "no week is complete yet: the data runs from 2026-03-02 to 2026-03-05, and a week's "
+        "conversion window (1w) must close before it can be compared\n"
+        "  hint: use a shorter --period, a later --as-of or more data"
+    )
 
 
 @pytest.mark.parametrize(

@@ -138,8 +138,11 @@ def report(
         ),
     ] = None,
     fmt: Annotated[
-        ReportFormat, typer.Option("--format", "-f", help="table, markdown, html (self-contained) or json.")
-    ] = ReportFormat.table,
+        ReportFormat | None,
+        typer.Option(
+            "--format", "-f", help="table, markdown, html (self-contained) or json (default: by -o suffix)."
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
@@ -159,8 +162,9 @@ def report(
     with reporting_errors():
         kind = _period_kind(period)
         day = _as_of_day(as_of)
-        if output is not None and fmt is ReportFormat.table:
-            fmt = REPORT_SUFFIXES.get(output.suffix.lower(), fmt)
+        if fmt is None:
+            suffix = "" if output is None else output.suffix.lower()
+            fmt = REPORT_SUFFIXES.get(suffix, ReportFormat.table)
         result = api.report(
             events, load_config(config), period=kind, compare=compare, periods=periods, as_of=day
         )

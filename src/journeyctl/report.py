@@ -17,6 +17,7 @@ import polars as pl
 from journeyctl.aggregate import summarize
 from journeyctl.columns import TS
 from journeyctl.compare import MetricChange, compare_results, conversion_fell
+from journeyctl.config.durations import duration_text
 from journeyctl.config.models import JourneyConfig
 from journeyctl.errors import InputError, UsageError
 from journeyctl.facts import Facts, user_facts
@@ -104,6 +105,14 @@ def build_report(
     window = journey.funnel.window
     latest = last_complete_period(period, journey.timezone, as_of or last_event)
     current = last_complete_period(period, journey.timezone, observed_until - window)
+    first_event: datetime = frame[TS].min()  # type: ignore[assignment]
+    if current.end <= first_event:
+        raise InputError(
+            f"no {period} is complete yet: the data runs from {first_event:%Y-%m-%d} to "
+            f"{observed_until:%Y-%m-%d}, and a {period}'s conversion window "
+            f"({duration_text(window)}) must close before it can be compared",
+            hint="use a shorter --period, a later --as-of or more data",
+        )
 
     def analyse(p: Period) -> PeriodResult:
         return PeriodResult(
