@@ -2,13 +2,15 @@
 
 __version__ = "0.1.0"
 
-from journeyctl.api import analyze
+from journeyctl.api import analyze, check
+from journeyctl.check import CheckReport
 from journeyctl.config import JourneyConfig, load_config
 from journeyctl.errors import ConfigError, InputError, JourneyctlError, UsageError
 from journeyctl.result import AnalysisResult
 
 __all__ = [
     "AnalysisResult",
+    "CheckReport",
     "ConfigError",
     "InputError",
     "JourneyConfig",
@@ -16,5 +18,6 @@ __all__ = [
     "UsageError",
     "__version__",
     "analyze",
+    "check",
     "load_config",
 ]

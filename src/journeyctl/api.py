@@ -1,4 +1,5 @@
-"""The library entry points: ``analyze`` runs the pipeline once and returns a typed result."""
+"""The library entry points: ``analyze`` runs the pipeline once and returns a typed result;
+``check`` judges its KPIs."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from journeyctl.aggregate import summarize
+from journeyctl.check import CheckReport, evaluate
 from journeyctl.columns import LINE, SOURCE, TS, USER
 from journeyctl.config.loading import load_config
-from journeyctl.config.models import JourneyConfig
-from journeyctl.errors import InputError
+from journeyctl.config.models import JourneyConfig, Severity
+from journeyctl.errors import InputError, UsageError
 from journeyctl.facts import user_facts
+from journeyctl.kpi_expr import parse_kpi
 from journeyctl.load import (
     RAW_TS,
     bad_rows_expr,
@@ -123,3 +126,26 @@ def polars_errors(files: Sequence[Path]) -> Iterator[None]:
             where=names,
             hint="check that every file is CSV with the same header and consistent quoting",
         ) from None
+
+
+def check(
+    events: Events,
+    config: JourneyConfig | str | Path,
+    *,
+    kpis: Sequence[str] = (),
+    fail_on: Severity = "fail",
+) -> CheckReport:
+    """Analyse ``events`` and judge the config's KPIs plus ``kpis`` expressions
+    (``"overall_conversion>=0.02"``); the report carries the verdicts and the exit code.
+
+    Expressions are parsed before any event is read, so a typo fails fast (``UsageError``).
+    """
+    journey = config if isinstance(config, JourneyConfig) else load_config(config)
+    extra = [parse_kpi(text, journey) for text in kpis]
+    if not journey.kpis and not extra:
+        raise UsageError(
+            "no KPIs to check",
+            where="kpis",
+            hint="add a `kpis:` list to the journey YAML or pass --kpi 'overall_conversion>=0.02'",
+        )
+    return evaluate(analyze(events, journey), journey.kpis, extra=extra, fail_on=fail_on)

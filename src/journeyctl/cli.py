@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,10 +16,13 @@ import typer
 
 from journeyctl import __version__, api
 from journeyctl.config.loading import load_config
+from journeyctl.config.models import Severity
 from journeyctl.errors import ExitCode, JourneyctlError, UsageError
-from journeyctl.output import stdout_is_terminal, write_output
+from journeyctl.output import append_output, stdout_is_terminal, write_output
 from journeyctl.periods import PeriodKind
-from journeyctl.render import Format, ReportFormat, render, render_report
+from journeyctl.render import CheckFormat, Format, ReportFormat, render, render_period_report, render_report
+from journeyctl.render.github import render_annotations, render_step_summary
+from journeyctl.render.junit import render_junit
 
 app = typer.Typer(
     name="journeyctl",
@@ -30,6 +34,15 @@ app = typer.Typer(
 )
 
 JOURNEY_YAML = Path("journey.yaml")
+EventsArgument = Annotated[
+    list[str],
+    typer.Argument(metavar="EVENTS...", help="Event files or quoted globs, e.g. 'exports/*.csv'."),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
+]
+WidthOption = Annotated[int | None, typer.Option(help="Table width in characters (default: the terminal's).")]
 _state = {"debug": False}
 
 
@@ -82,23 +95,15 @@ def reporting_errors() -> Iterator[None]:
 
 @app.command()
 def analyze(
-    events: Annotated[
-        list[str],
-        typer.Argument(metavar="EVENTS...", help="Event files or quoted globs, e.g. 'exports/*.csv'."),
-    ],
+    events: EventsArgument,
     config: Annotated[
         Path, typer.Option("--config", "-c", help="Journey YAML (stages, columns, window).")
     ] = JOURNEY_YAML,
     fmt: Annotated[
         Format, typer.Option("--format", "-f", help="table for people; json or csv for tools.")
     ] = Format.table,
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
-    ] = None,
-    width: Annotated[
-        int | None, typer.Option(help="Table width in characters (default: the terminal's).")
-    ] = None,
+    output: OutputOption = None,
+    width: WidthOption = None,
 ) -> None:
     """Show how many users reach each stage of the journey, and where they leave.
 
@@ -115,11 +120,65 @@ def analyze(
 
 
 @app.command()
+def check(
+    events: EventsArgument,
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="Journey YAML with a `kpis:` list.")
+    ] = JOURNEY_YAML,
+    kpi: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kpi",
+            metavar="EXPR",
+            help="An extra KPI, e.g. 'overall_conversion>=0.02' or 'warn:bounce_rate<=55%'; repeatable.",
+        ),
+    ] = None,
+    fail_on: Annotated[
+        Severity, typer.Option("--fail-on", help="fail: only failed KPIs fail the run; warn: warnings too.")
+    ] = "fail",
+    fmt: Annotated[
+        CheckFormat, typer.Option("--format", "-f", help="table for people; json (versioned) for tools.")
+    ] = CheckFormat.table,
+    output: OutputOption = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option("--junit", metavar="FILE", help="Also write JUnit XML, one test case per KPI."),
+    ] = None,
+    width: WidthOption = None,
+) -> None:
+    """Check the journey's KPIs against their thresholds: a CI gate.
+
+    Exit code 0 when no KPI failed (warnings allowed), 1 when a KPI failed or cannot be
+    computed, 2 for invalid input. With GITHUB_ACTIONS=true, also prints ::error/::warning
+    annotations and appends a Markdown table to $GITHUB_STEP_SUMMARY.
+
+    Example: journeyctl check exports/latest.csv -c journey.yaml --junit kpi.xml
+    """
+    with reporting_errors():
+        inputs = [config, *map(Path, events)]
+        if junit is not None and output is not None and junit.resolve() == output.resolve():
+            raise UsageError(
+                "--junit and -o name the same file", where=str(junit), hint="give each its own file"
+            )
+        report = api.check(events, load_config(config), kpis=kpi or [], fail_on=fail_on)
+        to_terminal = output is None and stdout_is_terminal()
+        text = render_report(report, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
+        if junit is not None:
+            write_output(render_junit(report), junit, inputs=inputs)
+        write_output(text, output, inputs=inputs)
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            # workflow commands are read from stdout and stderr alike; keep stdout parseable
+            stream = sys.stderr if fmt is CheckFormat.json and output is None else sys.stdout
+            stream.write(render_annotations(report))
+            stream.flush()
+            if summary := os.environ.get("GITHUB_STEP_SUMMARY"):
+                append_output(render_step_summary(report), Path(summary))
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
 def report(
-    events: Annotated[
-        list[str],
-        typer.Argument(metavar="EVENTS...", help="Event files or quoted globs, e.g. 'exports/*.csv'."),
-    ],
+    events: EventsArgument,
     config: Annotated[
         Path, typer.Option("--config", "-c", help="Journey YAML (stages, columns, window).")
     ] = JOURNEY_YAML,
@@ -134,7 +193,7 @@ def report(
         str | None,
         typer.Option(
             "--as-of",
-            help="YYYY-MM-DD: report the last period ending by this day (default: by the data's end).",
+            help="YYYY-MM-DD: ignore events from this day on (default: use all the data).",
         ),
     ] = None,
     fmt: Annotated[
@@ -143,15 +202,10 @@ def report(
             "--format", "-f", help="table, markdown, html (self-contained) or json (default: by -o suffix)."
         ),
     ] = None,
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
-    ] = None,
-    width: Annotated[
-        int | None, typer.Option(help="Table width in characters (default: the terminal's).")
-    ] = None,
+    output: OutputOption = None,
+    width: WidthOption = None,
 ) -> None:
-    """Compare the last calendar period with an earlier one, with trends, as a shareable report.
+    """Compare the last complete calendar period with an earlier one, with trends, as a report.
 
     Every stage metric and rate of the current period against the comparison period (change,
     better or worse, significance), pain points, and the last N periods as a trend. The
@@ -169,7 +223,9 @@ def report(
             events, load_config(config), period=kind, compare=compare, periods=periods, as_of=day
         )
         to_terminal = output is None and stdout_is_terminal()
-        text = render_report(result, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
+        text = render_period_report(
+            result, fmt, width=width or _terminal_width(to_terminal), color=to_terminal
+        )
         write_output(text, output, inputs=[config, *map(Path, events)])
 
 

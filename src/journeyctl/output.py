@@ -50,5 +50,15 @@ def write_output(text: str, path: Path | None, *, inputs: Iterable[Path] = ()) -
             os.unlink(tmp)
 
 
+def append_output(text: str, path: Path) -> None:
+    """Append ``text`` to ``path`` (a log others write to as well, such as the GitHub step
+    summary): appending is its contract, so it is not replaced atomically."""
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as err:
+        raise UsageError(f"cannot append: {err.strerror}", where=str(path)) from None
+
+
 def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()

@@ -15,6 +15,7 @@ from typing import Literal
 import polars as pl
 
 from journeyctl.aggregate import summarize
+from journeyctl.check import Verdict, evaluate
 from journeyctl.columns import TS
 from journeyctl.compare import MetricChange, compare_results, conversion_fell
 from journeyctl.config.durations import duration_text
@@ -50,20 +51,6 @@ class TrendPoint(Frozen):
     checkout_abandonment_rate: float | None
 
 
-class KpiVerdict(Frozen):
-    """A config KPI judged on the current period: ``ok``, or its ``severity`` when the value
-    misses the bound; ``undefined`` when the value is undefined or not a compared metric."""
-
-    metric: str
-    kind: Literal["rate", "count", "duration_s"]
-    min: float | None
-    max: float | None
-    severity: Literal["fail", "warn"]
-    value: int | float | None
-    previous: int | float | None
-    status: Literal["ok", "fail", "warn", "undefined"]
-
-
 class Report(Frozen):
     schema_version: int = REPORT_SCHEMA_VERSION
     journey: str
@@ -75,7 +62,7 @@ class Report(Frozen):
     comparison: PeriodResult
     changes: list[MetricChange]
     pain_points: list[PainPoint]  # the current period's, plus significant conversion falls
-    kpis: list[KpiVerdict]  # the config's KPIs on the current period
+    kpis: list[Verdict]  # the config's KPIs judged on the current period (as `check` does)
     trend: list[TrendPoint]  # oldest first, ending with the last period that has ended
 
 
@@ -142,36 +129,9 @@ def build_report(
             conversion_fell(changes, now.result.stages, before.period.label),
             [s.id for s in now.result.stages],
         ),
-        kpis=kpi_verdicts(journey, changes),
+        kpis=evaluate(now.result, journey.kpis).verdicts,
         trend=trend,
     )
-
-
-def kpi_verdicts(journey: JourneyConfig, changes: list[MetricChange]) -> list[KpiVerdict]:
-    """Each config KPI against the current period's value of its metric path (bounds
-    inclusive: a value equal to ``min`` or ``max`` is ok)."""
-    by_path = {c.metric: c for c in changes}
-    verdicts = []
-    for kpi in journey.kpis:
-        change = by_path.get(kpi.metric)
-        value = None if change is None else change.current
-        status: Literal["ok", "fail", "warn", "undefined"] = "undefined"
-        if value is not None:
-            missed = (kpi.min is not None and value < kpi.min) or (kpi.max is not None and value > kpi.max)
-            status = kpi.severity if missed else "ok"
-        verdicts.append(
-            KpiVerdict(
-                metric=kpi.metric,
-                kind="rate" if change is None else change.kind,
-                min=kpi.min,
-                max=kpi.max,
-                severity=kpi.severity,
-                value=value,
-                previous=None if change is None else change.previous,
-                status=status,
-            )
-        )
-    return verdicts
 
 
 def periods_back(compare: str, period: PeriodKind) -> int:

@@ -256,3 +256,9 @@ def _reference_problems(config: JourneyConfig) -> typing.Iterator[tuple[Loc, str
                 f"property {column!r} is not a mapped column",
                 f"add it to columns.properties ({mapped})",
             )
+    from journeyctl.check import path_problem  # the metric catalogue lives with the verdicts
+
+    for index, kpi in enumerate(config.kpis):
+        problem = path_problem(kpi.metric, config)
+        if problem is not None:
+            yield (("kpis", index, "metric"), *problem)

@@ -180,12 +180,109 @@ class PainPoints(Strict):
     max_drop_off: float | None = Field(default=None, ge=0, le=1)
 
 
+Severity = Literal["fail", "warn"]
+BOUND_KEYS = ("min", "max", "gt", "lt")
+_PERCENT = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*%\s*")
+
+
+def parse_threshold(value: object, metric: str) -> float:
+    """A KPI threshold as a number in the metric's own unit.
+
+    Rates take fractions (``0.02``) or percentages (``"2%"``); metrics in seconds (their
+    path ends in ``_s``) also take durations (``"2h"``, ``"3d"``). Raises ``ValueError``.
+    """
+    is_duration = metric.endswith("_s")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        percent = _PERCENT.fullmatch(text)
+        if percent and not is_duration:
+            return float(percent.group(1)) / 100
+        if is_duration:
+            return parse_duration(text).total_seconds()
+    unit = "a duration such as 90s, 2h, 3d" if is_duration else "a percentage such as 2%"
+    raise ValueError(f"{value!r} is not a threshold for {metric}; write a number or {unit}")
+
+
+class Bound(Strict):
+    """Limits a metric must respect: ``min``/``max`` inclusive, ``gt``/``lt`` strict."""
+
+    min: float | None = None
+    max: float | None = None
+    gt: float | None = None
+    lt: float | None = None
+
+    @model_validator(mode="after")
+    def _has_a_limit(self) -> Bound:
+        if all(v is None for v in (self.min, self.max, self.gt, self.lt)):
+            raise ValueError("a bound needs `min`, `max` (or both)")
+        low = max((v for v in (self.min, self.gt) if v is not None), default=None)
+        high = min((v for v in (self.max, self.lt) if v is not None), default=None)
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"the lower limit {low:g} is above the upper limit {high:g}")
+        return self
+
+    def limits(self) -> list[tuple[str, float]]:
+        """``(operator, value)`` pairs, lower limits first."""
+        ops = {"min": ">=", "gt": ">", "max": "<=", "lt": "<"}
+        return [(ops[k], v) for k in ("min", "gt", "max", "lt") if (v := getattr(self, k)) is not None]
+
+
 class Kpi(Strict):
+    """A journey KPI: a metric path and its bounds. Either ``min``/``max`` with a ``severity``,
+    or separate ``warn:`` and ``fail:`` bounds (``warn: {min: 0.03}``, ``fail: {min: 0.02}``)."""
+
     metric: str
     min: float | None = None
     max: float | None = None
-    severity: Literal["fail", "warn"] = "fail"
+    severity: Severity = "fail"
+    warn: Bound | None = None
+    fail: Bound | None = None
     description: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _thresholds_in_the_metric_unit(cls, value: object) -> object:
+        if not isinstance(value, dict) or not isinstance(value.get("metric"), str):
+            return value
+        metric = value["metric"]
+        data = dict(value)
+        for key in ("min", "max"):
+            if key in data and data[key] is not None:
+                data[key] = parse_threshold(data[key], metric)
+        for level in ("warn", "fail"):
+            if isinstance(data.get(level), dict):
+                data[level] = {
+                    k: parse_threshold(v, metric) if k in BOUND_KEYS and v is not None else v
+                    for k, v in data[level].items()
+                }
+        return data
+
+    @model_validator(mode="after")
+    def _one_way_to_bound(self) -> Kpi:
+        shorthand = self.min is not None or self.max is not None
+        split = self.warn is not None or self.fail is not None
+        if shorthand and split:
+            raise ValueError("give either `min`/`max` with a `severity`, or `warn:`/`fail:` bounds, not both")
+        if split and "severity" in self.model_fields_set:
+            raise ValueError("`severity` goes with `min`/`max`; with `warn:`/`fail:` bounds it is implied")
+        if not shorthand and not split:
+            raise ValueError("a KPI needs a bound: `min`, `max`, or `warn:`/`fail:` bounds")
+        if shorthand:
+            Bound(min=self.min, max=self.max)  # the same consistency check
+        return self
+
+    def bounds(self) -> dict[Severity, Bound]:
+        """The bound of each severity, ``fail`` first."""
+        if self.warn is None and self.fail is None:
+            return {self.severity: Bound(min=self.min, max=self.max)}
+        levels: tuple[tuple[Severity, Bound | None], ...] = (("fail", self.fail), ("warn", self.warn))
+        return {s: b for s, b in levels if b is not None}
 
 
 class JourneyConfig(Strict):

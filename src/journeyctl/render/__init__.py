@@ -1,12 +1,11 @@
-"""Renderers: an ``AnalysisResult`` or a ``Report`` → text in one format.
-
-They only format; they never compute.
-"""
+"""Renderers: an ``AnalysisResult``, a ``CheckReport`` or a period ``Report`` → text in one
+format. They only format; they never compute."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+from journeyctl.check import CheckReport
 from journeyctl.report import Report
 from journeyctl.result import AnalysisResult
 
@@ -15,6 +14,11 @@ class Format(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
+
+
+class CheckFormat(StrEnum):
+    table = "table"
+    json = "json"
 
 
 def render(result: AnalysisResult, fmt: Format, *, width: int | None = None, color: bool = False) -> str:
@@ -39,7 +43,9 @@ class ReportFormat(StrEnum):
     json = "json"
 
 
-def render_report(report: Report, fmt: ReportFormat, *, width: int | None = None, color: bool = False) -> str:
+def render_period_report(
+    report: Report, fmt: ReportFormat, *, width: int | None = None, color: bool = False
+) -> str:
     """The report as text in ``fmt``; ``width`` and ``color`` only affect the table."""
     if fmt is ReportFormat.json:
         from journeyctl.render.json import render_json
@@ -56,3 +62,16 @@ def render_report(report: Report, fmt: ReportFormat, *, width: int | None = None
     from journeyctl.render.table import render_report_table
 
     return render_report_table(report, width=width, color=color)
+
+
+def render_report(
+    report: CheckReport, fmt: CheckFormat, *, width: int | None = None, color: bool = False
+) -> str:
+    """A KPI check as text in ``fmt``; ``width`` and ``color`` only affect the table."""
+    if fmt is CheckFormat.json:
+        from journeyctl.render.json import render_report_json
+
+        return render_report_json(report)
+    from journeyctl.render.verdicts import render_verdicts
+
+    return render_verdicts(report, width=width, color=color)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from html import escape
 
+from journeyctl.check import bound_text
+from journeyctl.check import format_value as unit_value
 from journeyctl.render.charts import funnel_svg, trend_svg
 from journeyctl.render.text import (
     arrow,
@@ -12,7 +14,6 @@ from journeyctl.render.text import (
     format_duration,
     format_value,
     headlines,
-    kpi_bound,
     percent,
     safe,
     trend_rows,
@@ -50,17 +51,13 @@ def render_html(report: Report) -> str:
     parts.append("</ul>")
     if report.kpis:
         parts.append(
-            "<h2>KPIs</h2><table><tr><th>KPI</th><th>Bound</th>"
-            f"<th class=n>{e(now.period.label)}</th><th class=n>{e(before.period.label)}</th>"
-            "<th>Verdict</th></tr>"
+            "<h2>KPIs</h2><table><tr><th>KPI</th><th>Bound</th><th class=n>Actual</th><th>Verdict</th></tr>"
         )
         for kpi in report.kpis:
-            css = {"ok": "better", "fail": "worse sig", "warn": "worse"}.get(kpi.status, "")
+            css = {"PASS": "better", "WARN": "worse", "FAIL": "worse sig", "ERROR": "worse sig"}[kpi.status]
             parts.append(
-                f'<tr class="{css}"><td>{e(kpi.metric)}</td><td>{kpi_bound(kpi.min, kpi.max, kpi.kind)}</td>'
-                f"<td class=n>{format_value(kpi.value, kpi.kind)}</td>"
-                f"<td class=n>{format_value(kpi.previous, kpi.kind)}</td>"
-                f"<td>{kpi.status}</td></tr>"
+                f'<tr class="{css}"><td>{e(kpi.metric)}</td><td>{e(bound_text(kpi))}</td>'
+                f"<td class=n>{unit_value(kpi.actual, kpi.unit)}</td><td>{kpi.status}</td></tr>"
             )
         parts.append("</table>")
     parts.append('<h2>Funnel</h2><div class="chart" id="funnel-chart">')

@@ -6,13 +6,14 @@ from __future__ import annotations
 import html
 import re
 
+from journeyctl.check import bound_text
+from journeyctl.check import format_value as unit_value
 from journeyctl.render.text import (
     arrow,
     format_change,
     format_duration,
     format_value,
     headlines,
-    kpi_bound,
     percent,
     safe,
     sparkline,
@@ -41,14 +42,11 @@ def render_markdown(report: Report) -> str:
     ]
     lines += ["## Headlines", "", *[f"- {h}" for h in headlines(report, md)], ""]
     if report.kpis:
-        lines += ["## KPIs", "", f"| KPI | Bound | {now.period.label} | {before.period.label} | Verdict |"]
-        lines.append("|---|---|--:|--:|---|")
+        lines += ["## KPIs", "", f"| KPI | Bound | {now.period.label} | Verdict |", "|---|---|--:|---|"]
         for kpi in report.kpis:
-            lines.append(
-                f"| {md(kpi.metric)} | {kpi_bound(kpi.min, kpi.max, kpi.kind)} "
-                f"| {format_value(kpi.value, kpi.kind)} | {format_value(kpi.previous, kpi.kind)} "
-                f"| {bold(kpi.status) if kpi.status != 'ok' else 'ok'} |"
-            )
+            status = kpi.status.value if kpi.status == "PASS" else bold(kpi.status.value)
+            actual = unit_value(kpi.actual, kpi.unit)
+            lines.append(f"| {md(kpi.metric)} | {md(bound_text(kpi))} | {actual} | {status} |")
         lines.append("")
     lines += [
         "## Changes",

@@ -5,21 +5,23 @@ from __future__ import annotations
 import io
 
 from rich import box
-from rich.console import Console, Group
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from journeyctl.check import bound_text
+from journeyctl.check import format_value as unit_value
 from journeyctl.render.text import (
     arrow,
     format_change,
     format_duration,
     format_value,
     headlines,
-    kpi_bound,
     percent,
     plural,
     safe,
     sparkline,
+    text_console,
     trend_rows,
     verdict,
 )
@@ -35,21 +37,9 @@ SHORT = {
 }
 
 
-def _console(out: io.StringIO, width: int | None, color: bool) -> Console:
-    return Console(
-        file=out,
-        width=width or 120,
-        force_terminal=color,
-        color_system="standard" if color else None,
-        no_color=not color,
-        highlight=False,
-        emoji=False,
-    )
-
-
 def render_table(result: AnalysisResult, *, width: int | None = None, color: bool = False) -> str:
     out = io.StringIO()
-    console = _console(out, width, color)
+    console = text_console(out, width=width, color=color)
     parts: list[Text | Table] = [_title(result), _funnel(result, width or 120)]
     if result.pain_points:
         parts.append(_pain_points(result))
@@ -157,7 +147,7 @@ def render_report_table(report: Report, *, width: int | None = None, color: bool
     """The report for a terminal: headlines, the changes (green better, red worse, bold when
     significant), pain points and the trend with sparklines."""
     out = io.StringIO()
-    console = _console(out, width, color)
+    console = text_console(out, width=width, color=color)
     now, before = report.current, report.comparison
     title = Text(f"{safe(report.journey)}: {report.period_kind} {now.period.label}", style="bold")
     title.append(f" — against {before.period.label} ({report.compare_to})", style="dim")
@@ -183,9 +173,8 @@ def render_report_table(report: Report, *, width: int | None = None, color: bool
     if report.kpis:
         kpis = Text("KPIs\n", style="bold")
         for kpi in report.kpis:
-            style = {"ok": "green", "fail": "bold red", "warn": "yellow"}.get(kpi.status, "")
-            kpis.append(f"  {kpi.metric} {format_value(kpi.value, kpi.kind)} ")
-            kpis.append(f"(bound {kpi_bound(kpi.min, kpi.max, kpi.kind)}): ")
+            style = {"PASS": "green", "WARN": "yellow"}.get(kpi.status, "bold red")
+            kpis.append(f"  {safe(kpi.metric)} {unit_value(kpi.actual, kpi.unit)} ({bound_text(kpi)}): ")
             kpis.append(f"{kpi.status}\n", style=style)
         parts.append(kpis)
     if report.pain_points:

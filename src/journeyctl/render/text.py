@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO, cast
 
+from rich.console import Console
+
+from journeyctl.check import Unit
+from journeyctl.check import format_value as unit_value
 from journeyctl.config.durations import format_duration
 
 if TYPE_CHECKING:
@@ -20,11 +24,11 @@ __all__ = [
     "format_duration",
     "format_value",
     "headlines",
-    "kpi_bound",
     "percent",
     "plural",
     "safe",
     "sparkline",
+    "text_console",
     "trend_rows",
     "verdict",
 ]
@@ -49,13 +53,7 @@ SPARKS = "▁▂▃▄▅▆▇█"
 
 def format_value(value: float | None, kind: str) -> str:
     """A metric as people read it: rates in %, durations as 2h 5m, counts with separators."""
-    if value is None:
-        return "–"
-    if kind == "rate":
-        return percent(value)
-    if kind == "duration_s":
-        return format_duration(value)
-    return f"{value:,.0f}"
+    return unit_value(value, "duration" if kind == "duration_s" else cast(Unit, kind))
 
 
 def format_change(change: float | None, relative: float | None, kind: str) -> str:
@@ -142,8 +140,15 @@ def trend_rows(report: Report) -> list[tuple[str, list[float | None], str]]:
     return rows
 
 
-def kpi_bound(low: float | None, high: float | None, kind: str) -> str:
-    """``≥ 1.0%``, ``≤ 80.0%`` or ``1.0% – 5.0%``: a KPI's bound as people read it."""
-    if low is not None and high is not None:
-        return f"{format_value(low, kind)} – {format_value(high, kind)}"
-    return f"≥ {format_value(low, kind)}" if low is not None else f"≤ {format_value(high, kind)}"
+def text_console(out: TextIO, *, width: int | None, color: bool) -> Console:
+    """A Rich console writing to ``out`` at a fixed width (120 by default); colour only when
+    asked, and no highlighting or emoji codes that would reinterpret data."""
+    return Console(
+        file=out,
+        width=width or 120,
+        force_terminal=color,
+        color_system="standard" if color else None,
+        no_color=not color,
+        highlight=False,
+        emoji=False,
+    )
