@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from journeyctl.compare import compare_results, direction
 from journeyctl.errors import InputError
 from journeyctl.periods import period_containing
 from journeyctl.render.html import render_html
-from journeyctl.report import build_report, period_result
+from journeyctl.report import build_report, period_result, periods_back
 
 from .conftest import Golden
 from .events import funnel, log
@@ -218,6 +219,26 @@ def test_output_suffix_picks_the_format(tmp_path: Path) -> None:
 def test_bad_report_options_are_one_clear_error(option: tuple[str, str], message: str) -> None:
     code, out, err = run("report", STORE, "-c", STORE_YAML, *option)
     assert (code, out, err) == (2, "", message)
+
+
+def test_html_without_the_report_extra_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the extra were not installed
+    code, out, err = run("report", STORE, "-c", STORE_YAML, "-f", "html")
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: the HTML report draws its charts with matplotlib, which is not installed\n"
+        "  hint: pip install 'journeyctl[report]'\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("compare", "period", "label"),
+    [("previous", "week", "2026-W38"), ("year", "week", "2025-W39"), ("year", "month", "2025-09"),
+     ("year", "day", "2025-09-23"), ("4", "week", "2026-W35")],
+)  # fmt: skip
+def test_comparison_period(compare: str, period: str, label: str) -> None:
+    current = period_containing(datetime(2026, 9, 22, tzinfo=UTC), period, "UTC")  # a Tuesday
+    assert current.shifted(-periods_back(compare, period)).label == label  # type: ignore[arg-type]
 
 
 HOSTILE = "<script>alert(1)</script>"
