@@ -289,9 +289,8 @@ def test_html_report_renders_its_charts_in_a_headless_browser(tmp_path: Path) ->
     charts = re.search(r'data-charts="([^"]*)"', dom.stdout)
     assert charts is not None, dom.stderr[-2000:]
     sizes = [re.fullmatch(r"(\d+)x(\d+):(\d+)", c) for c in charts.group(1).split()]
-    assert len(sizes) == 2 and all(
-        m and int(m[1]) > 200 and int(m[2]) > 100 and int(m[3]) > 20 for m in sizes
-    )
+    assert len(sizes) == 3, sizes  # the funnel, the step conversions, the session and cart rates
+    assert all(m and int(m[1]) > 200 and int(m[2]) > 100 and int(m[3]) > 20 for m in sizes), sizes
     assert "data-errors" not in dom.stdout and "Uncaught" not in dom.stderr
     shot = tmp_path / "report.png"
     subprocess.run(

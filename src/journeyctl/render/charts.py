@@ -63,19 +63,20 @@ def funnel_svg(stages: list[StageResult], unit: str) -> str:
     return _svg(figure)
 
 
-def trend_svg(trend: list[TrendPoint], stages: list[StageResult]) -> str:
-    """Step conversion of each stage per period (%); periods with an open window are hollow."""
+def trend_svg(trend: list[TrendPoint], series: list[tuple[str, list[float | None]]], ylabel: str) -> str:
+    """One line per series of rates (shown in %) over the trend's periods; periods whose
+    window is still open get hollow points and a ``*`` on their label."""
     figure = _figure(7, 3.2)
     axes = figure.subplots()
     x = list(range(len(trend)))
-    for index, stage in enumerate(stages[1:]):
+    for index, (label, values) in enumerate(series):
         colour = COLOURS[index % len(COLOURS)]
-        ys = [float("nan") if p.conversion[stage.id] is None else p.conversion[stage.id] * 100 for p in trend]  # type: ignore[operator]
-        axes.plot(x, ys, color=colour, label=_plain(f"→ {stage.label}"))
+        ys = [float("nan") if v is None else v * 100 for v in values]
+        axes.plot(x, ys, color=colour, label=_plain(label))
         for xi, y, point in zip(x, ys, trend, strict=True):
             axes.plot([xi], [y], "o", color=colour, markerfacecolor=colour if point.complete else "white")
     axes.set_xticks(x, [_plain(p.label + ("" if p.complete else "*")) for p in trend], rotation=30)
-    axes.set_ylabel("step conversion (%)")
+    axes.set_ylabel(ylabel)
     axes.set_ylim(bottom=0)
     axes.grid(axis="y", alpha=0.3)
     axes.spines[["top", "right"]].set_visible(False)

@@ -95,7 +95,12 @@ def render_html(report: Report) -> str:
         )
     parts.append("</table>")
     parts.append('<h2>Trend</h2><div class="chart" id="trend-chart">')
-    parts.append(trend_svg(report.trend, result.stages))
+    rates = [(label, values) for label, values, kind in trend_rows(report) if kind == "rate"]
+    conversions = [(label, values) for label, values in rates if label.startswith("→ ")]
+    others = [(label, values) for label, values in rates if not label.startswith("→ ")]
+    parts.append(trend_svg(report.trend, conversions, "step conversion (%)"))
+    parts.append('</div><div class="chart" id="rates-chart">')
+    parts.append(trend_svg(report.trend, others, "rate (%)"))
     parts.append("</div>")
     parts.append(_trend_table(report))
     if result.bounce_by_landing_channel:
