@@ -118,7 +118,7 @@ def summarize(facts: Facts, journey: JourneyConfig) -> AnalysisResult:
     ]
     sessions = facts.sessions
     bounced = int(sessions["bounced"].sum())
-    basket = facts.baskets.select(pl.all().sum()).row(0, named=True)
+    basket = facts.baskets.select(pl.exclude("started").sum()).row(0, named=True)
     buyers, repeat_buyers = repeat_counts(facts.buyers, cart=journey.cart, data_end=facts.last_ts)
     within = journey.cart.repeat_within
     return AnalysisResult(

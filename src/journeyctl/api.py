@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime, time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import polars as pl
 from pydantic import ValidationError
@@ -19,7 +21,9 @@ from journeyctl.errors import InputError, UsageError
 from journeyctl.facts import user_facts
 from journeyctl.kpi_expr import parse_kpi
 from journeyctl.load import RAW_TS, expand_sources, load_events, repair_timestamps
+from journeyctl.periods import PeriodKind
 from journeyctl.quality import BadRowPolicy, apply_quality, parse_bad_rows, refuse_empty_files
+from journeyctl.report import Report, build_report
 from journeyctl.result import AnalysisResult, DataQuality
 
 Events = Sequence[str | Path] | pl.DataFrame
@@ -55,6 +59,23 @@ def csv_options(*, delimiter: str = "auto", encoding: str = "utf-8") -> CsvOptio
         return CsvOptions(delimiter=delimiter, encoding=encoding)
     except ValidationError as err:
         raise UsageError(err.errors()[0]["msg"].removeprefix("Value error, "), hint="see --help") from None
+
+
+def report(
+    events: Events,
+    config: JourneyConfig | str | Path,
+    *,
+    period: PeriodKind = "week",
+    compare: str = "previous",
+    periods: int = 8,
+    as_of: date | None = None,
+) -> Report:
+    """The period-over-period report (see ``journeyctl.report``); ``as_of`` is a calendar day
+    in the journey's time zone: the current period is the last one ending by its midnight."""
+    journey = config if isinstance(config, JourneyConfig) else load_config(config)
+    frame = read_events(events, journey)
+    moment = None if as_of is None else datetime.combine(as_of, time(), ZoneInfo(journey.timezone))
+    return build_report(frame, journey, period=period, compare=compare, periods=periods, as_of=moment)
 
 
 def read_events(events: Events, journey: JourneyConfig) -> pl.DataFrame:

@@ -8,8 +8,9 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
@@ -18,7 +19,8 @@ from journeyctl.config.loading import load_config
 from journeyctl.config.models import Severity
 from journeyctl.errors import ExitCode, JourneyctlError, UsageError
 from journeyctl.output import append_output, stdout_is_terminal, write_output
-from journeyctl.render import CheckFormat, Format, render, render_report
+from journeyctl.periods import PeriodKind
+from journeyctl.render import CheckFormat, Format, ReportFormat, render, render_period_report, render_report
 from journeyctl.render.github import render_annotations, render_step_summary
 from journeyctl.render.junit import render_junit
 from journeyctl.render.onboarding import render_events, render_validation
@@ -193,6 +195,84 @@ def check(
             if summary := os.environ.get("GITHUB_STEP_SUMMARY"):
                 append_output(render_step_summary(report), Path(summary))
     raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def report(
+    events: EventsArgument,
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="Journey YAML (stages, columns, window).")
+    ] = JOURNEY_YAML,
+    period: Annotated[
+        str, typer.Option(help="Calendar period: day, week (ISO, from Monday) or month.")
+    ] = "week",
+    compare: Annotated[
+        str, typer.Option(help="Compare with: previous, year, or a number N of periods ago.")
+    ] = "previous",
+    periods: Annotated[int, typer.Option("--periods", "--weeks", help="Periods in the trend.")] = 8,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="YYYY-MM-DD: ignore events from this day on (default: use all the data).",
+        ),
+    ] = None,
+    fmt: Annotated[
+        ReportFormat | None,
+        typer.Option(
+            "--format", "-f", help="table, markdown, html (self-contained) or json (default: by -o suffix)."
+        ),
+    ] = None,
+    output: OutputOption = None,
+    width: WidthOption = None,
+) -> None:
+    """Compare the last complete calendar period with an earlier one, with trends, as a report.
+
+    Every stage metric and rate of the current period against the comparison period (change,
+    better or worse, significance), pain points, and the last N periods as a trend. The
+    format follows the -o file's extension (.md, .html, .json) unless --format is given.
+
+    Example: journeyctl report 'exports/*.csv' -c journey.yaml --period week -o weekly.html
+    """
+    with reporting_errors():
+        kind = _period_kind(period)
+        day = _as_of_day(as_of)
+        if fmt is None:
+            suffix = "" if output is None else output.suffix.lower()
+            fmt = REPORT_SUFFIXES.get(suffix, ReportFormat.table)
+        result = api.report(
+            events, load_config(config), period=kind, compare=compare, periods=periods, as_of=day
+        )
+        to_terminal = output is None and stdout_is_terminal()
+        text = render_period_report(
+            result, fmt, width=width or _terminal_width(to_terminal), color=to_terminal
+        )
+        write_output(text, output, inputs=[config, *map(Path, events)])
+
+
+REPORT_SUFFIXES = {
+    ".md": ReportFormat.markdown,
+    ".html": ReportFormat.html,
+    ".htm": ReportFormat.html,
+    ".json": ReportFormat.json,
+}
+
+
+def _period_kind(value: str) -> PeriodKind:
+    if value in ("day", "week", "month"):
+        return cast(PeriodKind, value)
+    raise UsageError(f"--period {value!r}: expected day, week or month", hint="e.g. --period week")
+
+
+def _as_of_day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"--as-of {value!r}: expected a date YYYY-MM-DD", hint="e.g. --as-of 2026-11-02"
+        ) from None
 
 
 def _terminal_width(to_terminal: bool) -> int:

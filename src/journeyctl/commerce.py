@@ -12,7 +12,8 @@ from journeyctl.config.models import Cart
 
 
 def basket_facts(events: pl.LazyFrame, *, cart: Cart, window_us: int) -> pl.LazyFrame:
-    """One row per unit with an add or checkout: ``carts``, ``purchased_carts``,
+    """One row per unit with an add or checkout: ``started`` (its first add or checkout),
+    ``carts``, ``purchased_carts``,
     ``checkouts``, ``purchased_checkouts`` (booleans).
 
     A cart is a unit (session, or user) with an add event; it is purchased when a purchase
@@ -37,8 +38,12 @@ def basket_facts(events: pl.LazyFrame, *, cart: Cart, window_us: int) -> pl.Lazy
     return (
         events.filter(starts.any().over(unit))
         .group_by(unit)
-        .agg(*started_and_bought(cart.add, "carts"), *started_and_bought(cart.checkout, "checkouts"))
-        .select("carts", "purchased_carts", "checkouts", "purchased_checkouts")
+        .agg(
+            pl.col(TS).filter(starts).min().alias("started"),
+            *started_and_bought(cart.add, "carts"),
+            *started_and_bought(cart.checkout, "checkouts"),
+        )
+        .select("started", "carts", "purchased_carts", "checkouts", "purchased_checkouts")
     )
 
 

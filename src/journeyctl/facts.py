@@ -26,8 +26,8 @@ from journeyctl.stages import assign_stages, restrict_entries
 @dataclass(frozen=True)
 class Facts:
     funnel: pl.DataFrame  # per user: user_id, level, last_entry, t0… (µs)
-    sessions: pl.DataFrame  # per session: events, landing_channel, landing_stage, bounced
-    baskets: pl.DataFrame  # per cart unit: carts, purchased_carts, checkouts, purchased_checkouts
+    sessions: pl.DataFrame  # per session: events, start, landing_channel, landing_stage, bounced
+    baskets: pl.DataFrame  # per cart unit: started, carts, purchased_carts, checkouts, purchased_checkouts
     buyers: pl.DataFrame  # per buyer: purchases, first, in_time
     events: int
     users: int
@@ -85,7 +85,7 @@ def user_facts(
     )
     return Facts(
         funnel=levels_frame(levels).insert_column(0, users),
-        sessions=sessions.select("events", "landing_channel", "landing_stage", "bounced"),
+        sessions=sessions.select("events", "start", "landing_channel", "landing_stage", "bounced"),
         baskets=baskets,
         buyers=buyers,
         events=events.height,

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 SCHEMA_VERSION = 1
 
-PainKind = Literal["drop_off_limit", "biggest_leak", "slowest_transition"]
+PainKind = Literal["drop_off_limit", "biggest_leak", "slowest_transition", "conversion_fell"]
 
 
 class Frozen(BaseModel):

@@ -22,7 +22,7 @@ def sessionize(events: pl.LazyFrame, *, timeout_us: int) -> pl.LazyFrame:
 def session_facts(
     events: pl.LazyFrame, *, bounce: Bounce, stage_ids: list[str], channel: str | None
 ) -> pl.LazyFrame:
-    """One row per session: events, duration, landing channel and stage, and ``bounced``.
+    """One row per session: events, start, duration, landing channel and stage, and ``bounced``.
 
     The landing value is the one on the session's first event; when several events share
     that first timestamp, the smallest value (and the earliest stage) is taken, so the
@@ -32,6 +32,7 @@ def session_facts(
     landing_mask = pl.col(STAGE_MASK).filter(first).bitwise_or()
     aggs = [
         pl.len().alias("events"),
+        pl.col(TS).min().alias("start"),
         ((pl.col(TS).max() - pl.col(TS).min()).dt.total_microseconds()).alias("duration_us"),
         landing_mask.alias("landing_mask"),
     ]

@@ -1,11 +1,12 @@
-"""Renderers: an ``AnalysisResult`` or a ``CheckReport`` → text in one format. They only format;
-they never compute."""
+"""Renderers: an ``AnalysisResult``, a ``CheckReport`` or a period ``Report`` → text in one
+format. They only format; they never compute."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
 from journeyctl.check import CheckReport
+from journeyctl.report import Report
 from journeyctl.result import AnalysisResult
 
 
@@ -33,6 +34,34 @@ def render(result: AnalysisResult, fmt: Format, *, width: int | None = None, col
     from journeyctl.render.table import render_table
 
     return render_table(result, width=width, color=color)
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    markdown = "markdown"
+    html = "html"
+    json = "json"
+
+
+def render_period_report(
+    report: Report, fmt: ReportFormat, *, width: int | None = None, color: bool = False
+) -> str:
+    """The report as text in ``fmt``; ``width`` and ``color`` only affect the table."""
+    if fmt is ReportFormat.json:
+        from journeyctl.render.json import render_json
+
+        return render_json(report)
+    if fmt is ReportFormat.markdown:
+        from journeyctl.render.markdown import render_markdown
+
+        return render_markdown(report)
+    if fmt is ReportFormat.html:
+        from journeyctl.render.html import render_html
+
+        return render_html(report)
+    from journeyctl.render.table import render_report_table
+
+    return render_report_table(report, width=width, color=color)
 
 
 def render_report(

@@ -9,7 +9,23 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from journeyctl.render.text import format_duration, percent, plural, safe, text_console
+from journeyctl.check import bound_text
+from journeyctl.check import format_value as unit_value
+from journeyctl.render.text import (
+    arrow,
+    format_change,
+    format_duration,
+    format_value,
+    headlines,
+    percent,
+    plural,
+    safe,
+    sparkline,
+    text_console,
+    trend_rows,
+    verdict,
+)
+from journeyctl.report import Report
 from journeyctl.result import AnalysisResult
 
 BAR_WIDTH = 12
@@ -17,6 +33,7 @@ SHORT = {
     "drop_off_limit": "drop-off",
     "biggest_leak": "biggest leak",
     "slowest_transition": "slowest",
+    "conversion_fell": "conversion fell",
 }
 
 
@@ -143,3 +160,53 @@ def _data_quality(result: AnalysisResult) -> Text:
     text = Text("\nData quality ", style="bold yellow")
     text.append(f"{plural(quality.rows_read, 'row')} read · " + " · ".join(facts))
     return text
+
+
+def render_report_table(report: Report, *, width: int | None = None, color: bool = False) -> str:
+    """The report for a terminal: headlines, the changes (green better, red worse, bold when
+    significant), pain points and the trend with sparklines."""
+    out = io.StringIO()
+    console = text_console(out, width=width, color=color)
+    now, before = report.current, report.comparison
+    title = Text(f"{safe(report.journey)}: {report.period_kind} {now.period.label}", style="bold")
+    title.append(f" — against {before.period.label} ({report.compare_to})", style="dim")
+    parts: list[Text | Table] = [title]
+    parts.append(Text("\n".join(f"• {line}" for line in headlines(report, safe))))
+    changes = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+    changes.add_column("Metric", no_wrap=True, max_width=44)
+    for header in (now.period.label, before.period.label, "Change", ""):
+        changes.add_column(header, justify="right", no_wrap=True)
+    changes.add_column("Verdict", no_wrap=True)
+    for c in report.changes:
+        style = {"better": "green", "worse": "red"}.get(c.direction, "")
+        style += " bold" if c.significant else ""
+        changes.add_row(
+            Text(safe(c.label)),
+            format_value(c.current, c.kind),
+            format_value(c.previous, c.kind),
+            format_change(c.change, c.relative_change, c.kind),
+            Text(arrow(c.direction, c.change), style=style),
+            Text(verdict(c), style=style),
+        )
+    parts.append(changes)
+    if report.kpis:
+        kpis = Text("KPIs\n", style="bold")
+        for kpi in report.kpis:
+            style = {"PASS": "green", "WARN": "yellow"}.get(kpi.status, "bold red")
+            kpis.append(f"  {safe(kpi.metric)} {unit_value(kpi.actual, kpi.unit)} ({bound_text(kpi)}): ")
+            kpis.append(f"{kpi.status}\n", style=style)
+        parts.append(kpis)
+    if report.pain_points:
+        parts.append(_pain_points(now.result.model_copy(update={"pain_points": report.pain_points})))
+    trend = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+    trend.add_column("Trend", no_wrap=True, max_width=30)
+    for point in report.trend:
+        trend.add_column(point.label + ("" if point.complete else "*"), justify="right", no_wrap=True)
+    trend.add_column("", no_wrap=True)
+    for label, values, kind in trend_rows(report):
+        trend.add_row(Text(safe(label)), *(format_value(v, kind) for v in values), sparkline(values))
+    parts.append(trend)
+    if any(not p.complete for p in report.trend):
+        parts.append(Text("* window still open: the numbers may still rise.", style="dim"))
+    console.print(Group(*parts))
+    return out.getvalue()

@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 import re
-from typing import TextIO
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TextIO, cast
 
 from rich.console import Console
 
+from journeyctl.check import Unit
+from journeyctl.check import format_value as unit_value
 from journeyctl.config.durations import format_duration
+
+if TYPE_CHECKING:
+    from journeyctl.compare import MetricChange
+    from journeyctl.report import Report
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
-__all__ = ["format_duration", "percent", "plural", "safe", "text_console"]
+__all__ = [
+    "arrow",
+    "format_change",
+    "format_duration",
+    "format_value",
+    "headlines",
+    "percent",
+    "plural",
+    "safe",
+    "sparkline",
+    "text_console",
+    "trend_rows",
+    "verdict",
+]
 
 
 def safe(text: str) -> str:
@@ -26,6 +46,98 @@ def percent(value: float | None, digits: int = 1) -> str:
 
 def plural(count: int, noun: str) -> str:
     return f"{count:,} {noun if count == 1 else noun + 's'}"
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def format_value(value: float | None, kind: str) -> str:
+    """A metric as people read it: rates in %, durations as 2h 5m, counts with separators."""
+    return unit_value(value, "duration" if kind == "duration_s" else cast(Unit, kind))
+
+
+def format_change(change: float | None, relative: float | None, kind: str) -> str:
+    """``+1.2 pp``, ``−3h 10m``, ``+25 (+4.1%)``: rates change in percentage points."""
+    if change is None:
+        return "–"
+    sign = "+" if change > 0 else "−" if change < 0 else "±"
+    if kind == "rate":
+        text = f"{sign}{abs(change) * 100:.1f} pp"
+    elif kind == "duration_s":
+        text = f"{sign}{format_duration(abs(change))}"
+    else:
+        text = f"{sign}{abs(change):,.0f}"
+    return text if relative is None else f"{text} ({'+' if relative >= 0 else '−'}{abs(relative):.1%})"
+
+
+def arrow(direction: str, change: float | None) -> str:
+    """▲ or ▼ for the way the number moved (colour says better or worse), = when unchanged."""
+    if change is None or direction == "n/a":
+        return ""
+    return "=" if change == 0 else "▲" if change > 0 else "▼"
+
+
+def sparkline(values: list[float | None]) -> str:
+    """One block character per value, scaled between the smallest and largest; · for none."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return "·" * len(values)
+    low, high = min(known), max(known)
+    span = high - low
+    return "".join(
+        "·" if v is None else SPARKS[0 if span == 0 else round((v - low) / span * (len(SPARKS) - 1))]
+        for v in values
+    )
+
+
+VERDICT = {"better": "better", "worse": "worse", "same": "unchanged", "n/a": "–"}
+
+
+def verdict(change: MetricChange) -> str:
+    """better / worse / unchanged, and whether the change is significant when it was tested."""
+    word = VERDICT[change.direction]
+    if change.significant:
+        return f"{word}, significant"
+    if change.test is not None and change.direction in ("better", "worse"):
+        return f"{word}, not significant"
+    return word
+
+
+def headlines(report: Report, escape: Callable[[str], str]) -> list[str]:
+    """Overall conversion, then every significant change (or a line saying there is none);
+    labels pass through ``escape`` for the medium."""
+    overall = next(c for c in report.changes if c.metric == "overall_conversion")
+    out = [
+        f"Overall conversion {format_value(overall.current, 'rate')} "
+        f"({format_change(overall.change, None, 'rate')} against {report.comparison.period.label}, "
+        f"{verdict(overall)})"
+    ]
+    significant = [c for c in report.changes if c.significant]
+    out += [
+        f"{escape(c.label)}: {format_value(c.current, c.kind)} against {format_value(c.previous, c.kind)}, "
+        f"significantly {c.direction} (q = {c.q_value:.3g})"
+        for c in significant
+    ]
+    if not significant:
+        out.append("No significant change in any rate.")
+    return out
+
+
+def trend_rows(report: Report) -> list[tuple[str, list[float | None], str]]:
+    """(label, one value per trend period, kind) for the trend tables."""
+    trend, stages = report.trend, report.current.result.stages
+    rows: list[tuple[str, list[float | None], str]] = [
+        (f"Entered ({stages[0].label})", [p.entered for p in trend], "count")
+    ]
+    rows += [(f"→ {s.label}", [p.conversion[s.id] for p in trend], "rate") for s in stages[1:]]
+    rows += [
+        ("Overall conversion", [p.overall_conversion for p in trend], "rate"),
+        ("Sessions", [p.sessions for p in trend], "count"),
+        ("Bounce rate", [p.bounce_rate for p in trend], "rate"),
+        ("Cart abandonment", [p.cart_abandonment_rate for p in trend], "rate"),
+        ("Checkout abandonment", [p.checkout_abandonment_rate for p in trend], "rate"),
+    ]
+    return rows
 
 
 def text_console(out: TextIO, *, width: int | None, color: bool) -> Console:

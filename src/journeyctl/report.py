@@ -1,0 +1,207 @@
+"""The weekly report: the current calendar period against a comparison period, and a trend.
+
+A unit belongs to the period of its funnel entry (its path may finish after the period
+ends); a session to the period of its first event; a cart or checkout to the period of its
+first add or checkout; a buyer to the period of their first purchase. Events at or after
+``as_of`` are ignored, so a report for a given ``as_of`` is reproducible from the same files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Literal
+
+import polars as pl
+
+from journeyctl.aggregate import summarize
+from journeyctl.check import Verdict, evaluate
+from journeyctl.columns import TS
+from journeyctl.compare import MetricChange, compare_results, conversion_fell
+from journeyctl.config.durations import duration_text
+from journeyctl.config.models import JourneyConfig
+from journeyctl.errors import InputError, UsageError
+from journeyctl.facts import Facts, user_facts
+from journeyctl.periods import Period, PeriodKind, last_complete_period, window_closed
+from journeyctl.result import AnalysisResult, Frozen, PainPoint
+
+REPORT_SCHEMA_VERSION = 1
+CompareTo = Literal["previous", "year"]
+
+
+class PeriodResult(Frozen):
+    """One period's analysis; ``complete`` is False while its conversion window is open."""
+
+    period: Period
+    complete: bool
+    result: AnalysisResult
+
+
+class TrendPoint(Frozen):
+    label: str
+    start: datetime
+    complete: bool
+    entered: int  # units entering the funnel in the period
+    conversion: dict[str, float | None]  # stage id -> step conversion
+    overall_conversion: float | None
+    sessions: int
+    bounce_rate: float | None
+    carts: int
+    cart_abandonment_rate: float | None
+    checkout_abandonment_rate: float | None
+
+
+class Report(Frozen):
+    schema_version: int = REPORT_SCHEMA_VERSION
+    journey: str
+    period_kind: PeriodKind
+    timezone: str
+    compare_to: str  # "previous", "year", or "N periods ago"
+    observed_until: datetime  # the end of the data used (as-of, or the last event)
+    current: PeriodResult
+    comparison: PeriodResult
+    changes: list[MetricChange]
+    pain_points: list[PainPoint]  # the current period's, plus significant conversion falls
+    kpis: list[Verdict]  # the config's KPIs judged on the current period (as `check` does)
+    trend: list[TrendPoint]  # oldest first, ending with the last period that has ended
+
+
+def build_report(
+    frame: pl.DataFrame,
+    journey: JourneyConfig,
+    *,
+    period: PeriodKind,
+    compare: str = "previous",
+    periods: int = 8,
+    as_of: datetime | None = None,
+) -> Report:
+    """The report on canonical events ``frame`` (events at or after the aware ``as_of`` are
+    ignored). The current period is the last *complete* one: its conversion window closed by
+    the end of the observed data (``as_of`` or the last event, whichever is earlier), so its
+    numbers can no longer change and comparing it is fair. The trend runs up to the last
+    period that has ended, and marks the periods whose window is still open."""
+    if periods < 2:
+        raise UsageError(f"--periods {periods}: a trend needs at least 2 periods", hint="try --periods 8")
+    back = periods_back(compare, period)
+    if as_of is not None:
+        frame = frame.filter(pl.col(TS) < as_of)
+    if frame.height == 0:
+        raise InputError("no events before the report date", hint="check --as-of against the data's dates")
+    last_event: datetime = frame[TS].max()  # type: ignore[assignment]
+    observed_until = min(as_of, last_event) if as_of is not None else last_event
+    window = journey.funnel.window
+    latest = last_complete_period(period, journey.timezone, as_of or last_event)
+    current = last_complete_period(period, journey.timezone, observed_until - window)
+    first_event: datetime = frame[TS].min()  # type: ignore[assignment]
+    if current.end <= first_event:
+        raise InputError(
+            f"no {period} is complete yet: the data runs from {first_event:%Y-%m-%d} to "
+            f"{observed_until:%Y-%m-%d}, and a {period}'s conversion window "
+            f"({duration_text(window)}) must close before it can be compared",
+            hint="use a shorter --period, a later --as-of or more data",
+        )
+
+    def analyse(p: Period) -> PeriodResult:
+        return PeriodResult(
+            period=p,
+            complete=window_closed(p, window, observed_until),
+            result=period_result(frame, journey, p),
+        )
+
+    now, before = analyse(current), analyse(current.shifted(-back))
+    changes = compare_results(now.result, before.result, complete=now.complete and before.complete)
+    done = {p.period.label: p for p in (now, before)}
+    trend = [
+        trend_point(done.get(p.label) or analyse(p))
+        for p in (latest.shifted(-i) for i in range(periods - 1, -1, -1))
+    ]
+    return Report(
+        journey=journey.name,
+        period_kind=period,
+        timezone=journey.timezone,
+        compare_to=compare,
+        observed_until=observed_until,
+        current=now,
+        comparison=before,
+        changes=changes,
+        pain_points=merge_pain_points(
+            now.result.pain_points,
+            conversion_fell(changes, now.result.stages, before.period.label),
+            [s.id for s in now.result.stages],
+        ),
+        kpis=evaluate(now.result, journey.kpis).verdicts,
+        trend=trend,
+    )
+
+
+def periods_back(compare: str, period: PeriodKind) -> int:
+    """How many periods back the comparison period lies: ``previous`` 1, ``year`` 12 months,
+    52 weeks or 364 days (same weekday), or a number N."""
+    if compare == "previous":
+        return 1
+    if compare == "year":
+        return {"day": 364, "week": 52, "month": 12}[period]
+    if compare.isdigit() and int(compare) > 0:
+        return int(compare)
+    raise UsageError(
+        f"--compare {compare!r}: expected previous, year or a number of periods",
+        hint="e.g. --compare previous, --compare year, --compare 4",
+    )
+
+
+def period_result(frame: pl.DataFrame, journey: JourneyConfig, period: Period) -> AnalysisResult:
+    """The analysis of ``period``: entries inside it, the rest assigned by their start."""
+    start, end = period.start.astimezone(UTC), period.end.astimezone(UTC)
+    facts = user_facts(frame, journey, entries_since=start, entries_until=end)
+    return summarize(facts_in_period(facts, start, end), journey)
+
+
+def facts_in_period(facts: Facts, start: datetime, end: datetime) -> Facts:
+    """The facts of units entering in [start, end) (``user_facts`` limited the entries), and
+    only the sessions, carts and buyers starting
+    there (a session by its first event, a cart by its first add or checkout, a buyer by
+    the first purchase)."""
+
+    def inside(column: str) -> pl.Expr:
+        return (pl.col(column) >= start) & (pl.col(column) < end)
+
+    return replace(
+        facts,
+        sessions=facts.sessions.filter(inside("start")),
+        baskets=facts.baskets.filter(inside("started")),
+        buyers=facts.buyers.filter(inside("first")),
+    )
+
+
+def trend_point(period: PeriodResult) -> TrendPoint:
+    result = period.result
+    return TrendPoint(
+        label=period.period.label,
+        start=period.period.start,
+        complete=period.complete,
+        entered=result.stages[0].users,
+        conversion={s.id: s.conversion for s in result.stages[1:]},
+        overall_conversion=result.overall_conversion,
+        sessions=result.sessions,
+        bounce_rate=result.bounce_rate,
+        carts=result.carts,
+        cart_abandonment_rate=result.cart_abandonment_rate,
+        checkout_abandonment_rate=result.checkout_abandonment_rate,
+    )
+
+
+def merge_pain_points(
+    found: list[PainPoint], extra: list[PainPoint], stage_ids: list[str]
+) -> list[PainPoint]:
+    """One pain point per transition, with the kinds and reasons of both lists, in stage order."""
+    merged = {p.stage: p for p in found}
+    for pain in extra:
+        old = merged.get(pain.stage)
+        merged[pain.stage] = (
+            pain
+            if old is None
+            else old.model_copy(
+                update={"kinds": old.kinds + pain.kinds, "reasons": old.reasons + pain.reasons}
+            )
+        )
+    return [merged[s] for s in stage_ids if s in merged]
