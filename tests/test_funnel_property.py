@@ -11,6 +11,7 @@ from hypothesis import given
 from journeyctl import analyze
 from journeyctl.api import funnel_levels
 from journeyctl.config.models import JourneyConfig
+from journeyctl.facts import prepare_events, user_levels
 from tests import reference
 from tests.events import journey
 from tests.strategies import event_logs
@@ -67,3 +68,22 @@ def test_reported_path_reaches_the_level_earliest_then_latest_entry(name: str, e
             assert t1 is not None and t_last is not None
             assert row["t0"] == int(t1.timestamp() * 1_000_000)
             assert row[f"t{level - 1}"] == int(t_last.timestamp() * 1_000_000)
+
+
+@pytest.mark.parametrize("name", JOURNEYS)
+@given(events=event_logs(max_users=3, max_events=12))
+def test_reported_rows_are_a_valid_path(name: str, events: pl.DataFrame) -> None:
+    config = JOURNEYS[name]
+    prepared = prepare_events(events, config)
+    window_us = round(config.funnel.window.total_seconds() * 1_000_000)
+    levels = user_levels(prepared, n_stages=len(config.stages), window_us=window_us)
+    ts = prepared["ts"].dt.epoch("us").to_list()
+    mask = prepared["stage_mask"].to_list()
+    for unit, level in enumerate(levels.level):
+        rows = [int(r) for r in levels.rows[unit]]
+        assert all(r == -1 for r in rows[level:])
+        path = rows[:level]
+        assert len(set(path)) == level  # one row fills at most one step
+        for step, row in enumerate(path):
+            assert mask[row] >> step & 1
+            assert ts[row] == levels.path[unit, step]

@@ -27,10 +27,12 @@ NOT_REACHED = np.iinfo(np.int64).min
 class Levels(NamedTuple):
     """Per unit: ``level`` (0 = never entered), ``path`` (step times, µs, ``NOT_REACHED``
     beyond the level) of the path reaching the level earliest (ties: the latest entry),
-    and ``last_entry`` (time of the unit's latest entry, ``NOT_REACHED`` if none)."""
+    ``rows`` (the input row filling each step of that path, -1 beyond the level) and
+    ``last_entry`` (time of the unit's latest entry, ``NOT_REACHED`` if none)."""
 
     level: npt.NDArray[np.int32]
     path: Int64Array
+    rows: Int64Array
     last_entry: Int64Array
 
 
@@ -41,14 +43,15 @@ def ordered_levels(
     units = len(starts) - 1
     level = np.zeros(units, dtype=np.int32)
     path = np.full((units, n_stages), NOT_REACHED, dtype=np.int64)
+    rows = np.full((units, n_stages), -1, dtype=np.int64)
     last_entry = np.full(units, NOT_REACHED, dtype=np.int64)
     if units > 0:
-        _ordered_all(starts, ts, mask, n_stages, window_us, level, path, last_entry)
-    return Levels(level, path, last_entry)
+        _ordered_all(starts, ts, mask, n_stages, window_us, level, path, rows, last_entry)
+    return Levels(level, path, rows, last_entry)
 
 
 @nb.njit(cache=True, nogil=True)
-def _ordered_all(starts, ts, mask, n_stages, window_us, level, path, last_entry):
+def _ordered_all(starts, ts, mask, n_stages, window_us, level, path, rows, last_entry):
     for u in range(len(starts) - 1):
         a = starts[u]
         b = starts[u + 1]
@@ -58,11 +61,11 @@ def _ordered_all(starts, ts, mask, n_stages, window_us, level, path, last_entry)
                 has_entry = True
                 break
         if has_entry:
-            _ordered_unit(ts[a:b], mask[a:b], n_stages, window_us, level, path, last_entry, u)
+            _ordered_unit(ts[a:b], mask[a:b], n_stages, window_us, level, path, rows, last_entry, u, a)
 
 
 @nb.njit(cache=True, nogil=True)
-def _ordered_unit(ts, mask, n_stages, window_us, level, path, last_entry, u):
+def _ordered_unit(ts, mask, n_stages, window_us, level, path, rows, last_entry, u, offset):
     m = len(ts)
     group_end = np.empty(m, dtype=np.int64)  # first row after the timestamp group of row r
     end = m
@@ -113,8 +116,10 @@ def _ordered_unit(ts, mask, n_stages, window_us, level, path, last_entry, u):
                 best_last = t_last
                 for i in range(reached):
                     path[u, i] = steps[i]
+                    rows[u, i] = offset + stage_row[i]
                 for i in range(reached, n_stages):
                     path[u, i] = np.iinfo(np.int64).min
+                    rows[u, i] = -1
         g = ge
     level[u] = best
 
