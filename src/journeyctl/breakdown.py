@@ -28,7 +28,7 @@ from journeyctl.result import (
     SegmentTest,
     rate,
 )
-from journeyctl.stats import benjamini_hochberg, compare_rates
+from journeyctl.stats import MIN_SAMPLE, benjamini_hochberg, compare_rates
 
 NONE = "(none)"  # the property is empty on the attributed row
 NOT_REACHED = "(not reached)"  # attribution at a stage the unit never reached
@@ -178,8 +178,8 @@ def breakdown_results(
         labelled = labelled.with_columns(pl.when(value.is_in(keep)).then(value).otherwise(pl.lit(OTHER)))
         names = keep + ([OTHER] if folded else [])
         metrics = {name: counts_of(labelled.filter(value == name)) for name in names}
-        values = _with_significance(
-            metrics,
+        tests = segment_tests(
+            {name: [s.users for s in stages] for name, stages in metrics.items()},
             overall,
             control=control,
             first_tested=1 if step is None else step + 1,
@@ -196,7 +196,7 @@ def breakdown_results(
                 top=settings.top,
                 min_sample=settings.min_sample,
                 folded_values=folded,
-                values=values,
+                values=_values(metrics, tests, overall[0] if overall else 0),
             )
         )
     return results
@@ -216,40 +216,42 @@ def _kept_values(labelled: pl.DataFrame, *, top: int, control: str | None) -> tu
     return kept + [v for v in special if v in present], len(ranked) - len(kept)
 
 
-def _with_significance(
-    metrics: dict[str, list[BreakdownStage]],
+def segment_tests(
+    units: dict[str, list[int]],
     overall: Sequence[int],
     *,
-    control: str | None,
-    first_tested: int,
-    overall_tested: bool,
-    min_sample: int,
-) -> list[BreakdownValue]:
-    """Each value's stages with the step conversions (from ``first_tested`` on) and the
-    overall conversion tested against the rest, or against the control; the q-values adjust
-    every test of the breakdown together. ``(other)`` and the control itself are not tested."""
+    control: str | None = None,
+    first_tested: int = 1,
+    overall_tested: bool = True,
+    min_sample: int = MIN_SAMPLE,
+) -> dict[tuple[str, int], SegmentTest]:
+    """The tests of one breakdown, keyed by (value, stage index; -1 for overall conversion).
+
+    ``units[value][k]`` is the value's units reaching stage k, ``overall[k]`` everyone's. The
+    step conversion into each stage from index ``first_tested`` on, and (when
+    ``overall_tested`` and there are more than two stages, else it is the one step) the
+    overall conversion, of each value against every other unit (``overall`` minus the value)
+    or against ``control``'s units. ``(other)`` and the control are not tested. The family
+    of the Benjamini–Hochberg adjustment is every test returned here.
+    """
     n = len(overall)
-    tests: list[tuple[str, int, tuple[int, int, int, int]]] = []  # (value, stage index or -1, counts)
-    for name, stages in metrics.items():
+    tests: list[tuple[str, int, tuple[int, int, int, int]]] = []
+    for name, mine in units.items():
         if name in (OTHER, control):
             continue
-        users = [s.users for s in stages]
         others = (
-            [s.users for s in metrics[control]]
-            if control is not None
-            else [total - mine for total, mine in zip(overall, users, strict=True)]
+            units[control] if control is not None else [t - m for t, m in zip(overall, mine, strict=True)]
         )
         for k in range(max(first_tested, 1), n):
-            tests.append((name, k, (users[k], users[k - 1], others[k], others[k - 1])))
-        if overall_tested and n > 1:
-            tests.append((name, -1, (users[-1], users[0], others[-1], others[0])))
+            tests.append((name, k, (mine[k], mine[k - 1], others[k], others[k - 1])))
+        if overall_tested and n > 2:
+            tests.append((name, -1, (mine[-1], mine[0], others[-1], others[0])))
     compared = [compare_rates(*counts, min_sample=min_sample) for _, _, counts in tests]
     q_values = benjamini_hochberg([c.p_value for c in compared])
-    against = "rest" if control is None else "control"
     found: dict[tuple[str, int], SegmentTest] = {}
     for (name, k, _), c, q in zip(tests, compared, q_values, strict=True):
         found[(name, k)] = SegmentTest(
-            against=against,
+            against="rest" if control is None else "control",
             rate=c.rate_a,
             interval=c.interval_a,
             other_rate=c.rate_b,
@@ -261,16 +263,23 @@ def _with_significance(
             q_value=q,
             significant=q is not None and q < ALPHA and bool(c.difference),
         )
-    entered = overall[0] if overall else 0
+    if overall_tested and n == 2:
+        found |= {(name, -1): test for (name, k), test in list(found.items()) if k == 1}
+    return found
+
+
+def _values(
+    metrics: dict[str, list[BreakdownStage]], tests: dict[tuple[str, int], SegmentTest], entered: int
+) -> list[BreakdownValue]:
     return [
         BreakdownValue(
             value=name,
             users=stages[0].users,
             share=rate(stages[0].users, entered),
             overall_conversion=rate(stages[-1].users, stages[0].users),
-            overall_significance=found.get((name, -1)),
+            overall_significance=tests.get((name, -1)),
             stages=[
-                s.model_copy(update={"significance": found.get((name, k))}) for k, s in enumerate(stages)
+                s.model_copy(update={"significance": tests.get((name, k))}) for k, s in enumerate(stages)
             ],
         )
         for name, stages in metrics.items()
