@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -295,6 +296,8 @@ def test_by_an_unmapped_column_lists_the_mapped_ones() -> None:
         ({"by": ["channel"], "attribution": "z"}, "unknown attribution 'z'"),
         ({"by": ["channel"], "top": 0}, "--top 0: keep at least 1 value"),
         ({"control": "web"}, "--control needs exactly one breakdown to apply to"),
+        ({"attribution": "last_touch"}, "--attribution has no breakdown to apply to"),
+        ({"top": 3}, "--top has no breakdown to apply to"),
     ],
 )
 def test_impossible_breakdown_requests_are_usage_errors(kwargs: dict[str, object], message: str) -> None:
@@ -472,3 +475,12 @@ def test_breakdown_kpi_paths_check_each_column_of_a_combination() -> None:
         "breakdown columns: channel, device",
     )
     assert path_problem("by.channel.email.share", ABC) is None
+
+
+def test_table_marks_significant_steps_and_names_the_segment_pain_point() -> None:
+    result = analyze(converting({"x": (40, 10), "y": (40, 30)}), AB, by=["channel"])
+    text = render(result, Format.table, width=200)
+    assert re.search(r"\nx +40 +10 25\.0%▼\n", text) and re.search(r"\ny +40 +30 75\.0%▲\n", text)
+    assert re.search(r"\noverall +80 +40 50\.0%\n", text)
+    assert "biggest leak, segment worse" in text
+    assert "channel=x converts significantly worse here (25.0% vs 75.0%, q<0.001)" in text

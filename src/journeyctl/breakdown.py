@@ -71,6 +71,13 @@ def breakdown_settings(
                     where="--by",
                     hint=f"mapped properties: {mapped} (add others to columns.properties)",
                 )
+    if not entries and (attribution is not None or top is not None):
+        option = "--attribution" if attribution is not None else "--top"
+        raise UsageError(
+            f"{option} has no breakdown to apply to",
+            where=option,
+            hint="name a column with --by COLUMN, or list `breakdowns:` in the config",
+        )
     rule = attribution or settings.attribution
     ids = [stage.id for stage in journey.stages]
     if rule not in (*RULES, *ids):

@@ -126,14 +126,16 @@ def _breakdown(result: AnalysisResult, breakdown: Breakdown) -> list[Text | Tabl
     title = Text(f"By {safe(breakdown.column)}", style="bold")
     title.append(f" ({rule} attribution; ▼/▲ significantly worse/better than {safe(against)})", style="dim")
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
-    table.add_column(safe(breakdown.column), no_wrap=True, max_width=28)
+    table.add_column(safe(breakdown.column), max_width=28, overflow="fold")
     for stage in result.stages:
-        table.add_column(Text(safe(stage.label)), justify="right", no_wrap=True)
+        table.add_column(Text(safe(stage.label)), justify="right")  # narrow: "units" over "%"
     for index, value in enumerate(breakdown.values):
         cells = [_cell(s.users, s.from_start, s.significance) for s in value.stages]
+        cells[0] = Text(f"{value.users:,}")  # every row starts at 100%
         last = index == len(breakdown.values) - 1
         table.add_row(Text(safe(value.value), style="bold"), *cells, end_section=last)
-    table.add_row(Text("overall", style="bold"), *(_cell(s.users, s.from_start, None) for s in result.stages))
+    overall = [_cell(s.users, s.from_start, None) for s in result.stages]
+    table.add_row(Text("overall", style="bold"), Text(f"{result.stages[0].users:,}"), *overall[1:])
     parts: list[Text | Table] = [title, table]
     notes = []
     if breakdown.folded_values:
