@@ -29,6 +29,7 @@ from tests import reference
 from tests.conftest import Golden
 from tests.events import journey, log
 from tests.strategies import event_logs
+from tests.test_funnel_property import OVERLAPPING
 
 ABC = journey(
     """
@@ -338,16 +339,7 @@ def test_breakdown_config_errors_name_their_yaml_path(yaml: str, where: str, mes
 
 # the definition, on random logs
 
-PROPERTY = journey(
-    """
-funnel: {window: 10s}
-columns: {properties: [p]}
-stages:
-  - {id: s1, match: [{events: [a]}]}
-  - {id: s2, match: [{events: [b]}, {events: [a], where: {p: x}}]}
-  - {id: s3, match: [{events: [b, c]}]}
-"""
-)
+PROPERTY = OVERLAPPING  # a row may match two stages; p decides one of them
 
 
 @pytest.mark.parametrize("attribution", ["first_touch", "last_touch", "s2"])
