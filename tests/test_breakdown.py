@@ -476,3 +476,9 @@ def test_table_marks_significant_steps_and_names_the_segment_pain_point() -> Non
     assert re.search(r"\noverall +80 +40 50\.0%\n", text)
     assert "biggest leak, segment worse" in text
     assert "channel=x converts significantly worse here (25.0% vs 75.0%, q<0.001)" in text
+
+
+def test_check_sees_values_beyond_the_configured_top() -> None:
+    config = ABC.model_copy(update={"breakdowns": ABC.breakdowns.model_copy(update={"top": 1})})
+    report = api.check(ATTRIBUTION, config, kpis=["by.channel.web.users==1"])  # web ranks third
+    assert (report.verdicts[0].status.value, report.verdicts[0].actual) == ("PASS", 1.0)

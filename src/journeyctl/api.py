@@ -13,7 +13,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from journeyctl.aggregate import summarize
-from journeyctl.breakdown import SEPARATOR, breakdown_settings
+from journeyctl.breakdown import SEPARATOR, UNFOLDED, breakdown_settings
 from journeyctl.check import CheckReport, evaluate
 from journeyctl.columns import LINE, SOURCE, TS, USER
 from journeyctl.config.loading import load_config
@@ -197,4 +197,6 @@ def check(
     kpis_named = [*journey.kpis, *extra]
     wanted = [k.metric.split(".")[1].split(SEPARATOR) for k in kpis_named if k.metric.startswith("by.")]
     by = list({SEPARATOR.join(c): c for c in [*journey.breakdowns.by, *wanted]}.values())
-    return evaluate(analyze(events, journey, by=by), journey.kpis, extra=extra, fail_on=fail_on)
+    # no top N here: a KPI may name any value that occurs
+    result = analyze(events, journey, by=by, top=UNFOLDED if by else None)
+    return evaluate(result, journey.kpis, extra=extra, fail_on=fail_on)

@@ -36,6 +36,7 @@ OTHER = "(other)"  # values beyond the top N
 SEPARATOR = "/"  # joins two columns (and their values) of a combined breakdown
 PREFIX = "by:"  # facts column holding a property's attributed value
 RULES = ("first_touch", "last_touch")
+UNFOLDED = 2**31  # a top that keeps every value
 StageCountsFn = Callable[[pl.DataFrame], list[BreakdownStage]]
 
 
