@@ -452,7 +452,7 @@ def test_check_asks_the_analysis_for_the_breakdowns_its_kpis_name() -> None:
         kpis=[
             "by.channel.email.overall_conversion>=0.5",  # u1: 1 of 1
             "by.channel/device.web/(none).stages.b.users==1",  # u2
-            "by.channel.tv.users>=1",
+            "by.channel.tv.stages.b.users>=1",
         ],
     )
     assert [(v.status.value, v.actual) for v in report.verdicts[:2]] == [("PASS", 1.0), ("PASS", 1.0)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -133,7 +134,8 @@ def resolve(data: Mapping[str, Any], metric: str) -> float:
         if match is None:
             names = [str(v.get("value")) for v in values]
             present = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
-            value = rest.rsplit(".", 1)[0]
+            named = re.fullmatch(r"(.*?)\.(stages\.[^.]+\.[^.]+|[^.]+)", rest)
+            value = named.group(1) if named else rest
             raise Uncomputable(
                 f"no user has {column} {value!r} in this data; values present: {present or 'none'}"
             )
