@@ -97,6 +97,7 @@ def test_stage_attribution_puts_units_that_never_reach_it_in_not_reached() -> No
         "(not reached)": [1, 0, 0],
     }
     assert only(result).attribution == "b"
+    assert "By channel (value at B; ▼/▲" in render(result, Format.table, width=120)
 
 
 def test_top_folds_the_smaller_values_into_other_but_never_none() -> None:
@@ -294,6 +295,7 @@ def test_by_an_unmapped_column_lists_the_mapped_ones() -> None:
     ("kwargs", "message"),
     [
         ({"by": [("channel", "device", "channel")]}, "a breakdown has one or two columns, not 3"),
+        ({"by": [("channel", "channel")]}, "--by channel is given twice"),
         ({"by": ["channel"], "attribution": "z"}, "unknown attribution 'z'"),
         ({"by": ["channel"], "top": 0}, "--top 0: keep at least 1 value"),
         ({"control": "web"}, "--control needs exactly one breakdown to apply to"),
@@ -326,6 +328,11 @@ def test_a_control_that_does_not_occur_lists_the_values() -> None:
             "breakdowns: {by: [[a, b, c]]}",
             "test.yaml:2",
             "breakdowns.by[0]: Value should have at most 2 items",
+        ),
+        (
+            "breakdowns: [[channel, channel]]",
+            "test.yaml:2",
+            "breakdowns[0]: 'channel' is combined with itself",
         ),
         ("breakdowns: {top: 0}", "test.yaml:2", "breakdowns.top: Input should be greater than or equal to 1"),
     ],

@@ -65,6 +65,10 @@ def breakdown_settings(
                 where="--by",
                 hint="repeat --by at most twice: --by channel --by segment",
             )
+        if len(set(columns)) < len(columns):
+            raise UsageError(
+                f"--by {columns[0]} is given twice", where="--by", hint="combine two different columns"
+            )
         for column in columns:
             if column not in properties:
                 raise UsageError(

@@ -121,10 +121,15 @@ def _pain_points(result: AnalysisResult) -> Text:
 def _breakdown(result: AnalysisResult, breakdown: Breakdown) -> list[Text | Table]:
     """A breakdown as a compact table: a row per value and the overall row, a column per
     stage with units and conversion from the start, ▼/▲ on a significant step."""
-    rule = breakdown.attribution.replace("_", " ")
+    rules = {"first_touch": "first touch", "last_touch": "last touch"}
+    ids = [s.id for s in result.stages]
+    rule = (
+        rules.get(breakdown.attribution)
+        or f"value at {result.stages[ids.index(breakdown.attribution)].label}"
+    )
     against = "the rest" if breakdown.control is None else f"control {breakdown.control}"
     title = Text(f"By {safe(breakdown.column)}", style="bold")
-    title.append(f" ({rule} attribution; ▼/▲ significantly worse/better than {safe(against)})", style="dim")
+    title.append(f" ({safe(rule)}; ▼/▲ significantly worse/better than {safe(against)})", style="dim")
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
     table.add_column(safe(breakdown.column), max_width=28, overflow="fold")
     for stage in result.stages:
