@@ -312,8 +312,8 @@ def test_a_control_that_does_not_occur_lists_the_values() -> None:
     with pytest.raises(InputError) as caught:
         analyze(ATTRIBUTION, ABC, by=["channel"], control="tv")
     assert str(caught.value) == (
-        "breakdowns.control.channel: the control 'tv' is not a value of channel in this data\n"
-        "  hint: values present: email, social, web, (none)"
+        "the control 'tv' is not a value of channel in this data\n"
+        "  hint: values present: (none), email, social, web"
     )
 
 

@@ -180,11 +180,11 @@ def breakdown_results(
         control = settings.control.get(column)
         keep, folded = _kept_values(labelled, top=settings.top, control=control)
         if control is not None and control not in keep:
-            present = ", ".join(keep) or "none"
+            present = labelled["value"].unique().sort().to_list()
+            more = f" and {len(present) - 20} more" if len(present) > 20 else ""
             raise InputError(
                 f"the control {control!r} is not a value of {column} in this data",
-                where=f"breakdowns.control.{column}",
-                hint=f"values present: {present}",
+                hint=f"values present: {', '.join(present[:20]) or 'none'}{more}",
             )
         value = pl.col("value")
         labelled = labelled.with_columns(pl.when(value.is_in(keep)).then(value).otherwise(pl.lit(OTHER)))
