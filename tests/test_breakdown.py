@@ -489,3 +489,15 @@ def test_check_sees_values_beyond_the_configured_top() -> None:
     config = ABC.model_copy(update={"breakdowns": ABC.breakdowns.model_copy(update={"top": 1})})
     report = api.check(ATTRIBUTION, config, kpis=["by.channel.web.users==1"])  # web ranks third
     assert (report.verdicts[0].status.value, report.verdicts[0].actual) == ("PASS", 1.0)
+
+
+def test_against_a_control_the_reason_names_it() -> None:
+    result = analyze(converting({"x": (40, 10), "y": (40, 30)}), AB, by=["channel"], control="y")
+    x, y = only(result).values
+    test = x.stages[1].significance
+    # x 10/40 against y 30/40: the same counts as against the rest here (y is all the rest)
+    assert test is not None and (test.against, test.p_value) == ("control", pytest.approx(7.744e-6, rel=1e-3))
+    assert y.stages[1].significance is None and y.overall_significance is None
+    assert result.pain_points[0].reasons[-1] == (
+        "channel=x converts significantly worse here than channel=y (25.0% vs 75.0%, q<0.001)"
+    )

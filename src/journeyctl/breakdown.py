@@ -303,7 +303,7 @@ def segment_pain_points(breakdowns: Sequence[Breakdown], stage_ids: Sequence[str
     significantly worse than its comparison group, the reason naming the value."""
     flags: dict[int, list[str]] = {}
     for breakdown in breakdowns:
-        than = "" if breakdown.control is None else f" than control {breakdown.control}"
+        than = "" if breakdown.control is None else f" than {breakdown.column}={breakdown.control}"
         for value in breakdown.values:
             for k, stage in enumerate(value.stages):
                 test = stage.significance

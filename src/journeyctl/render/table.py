@@ -45,7 +45,8 @@ def render_table(result: AnalysisResult, *, width: int | None = None, color: boo
     parts: list[Text | Table] = [_title(result), _funnel(result, width or 120)]
     if result.pain_points:
         parts.append(_pain_points(result))
-    for breakdown in result.breakdowns:
+    for index, breakdown in enumerate(result.breakdowns):
+        parts += [Text("")] if index else []
         parts += _breakdown(result, breakdown)
     parts += [_metrics(result), _headline(result)]
     if result.data_quality.has_findings:
@@ -127,7 +128,7 @@ def _breakdown(result: AnalysisResult, breakdown: Breakdown) -> list[Text | Tabl
         rules.get(breakdown.attribution)
         or f"value at {result.stages[ids.index(breakdown.attribution)].label}"
     )
-    against = "the rest" if breakdown.control is None else f"control {breakdown.control}"
+    against = "the rest" if breakdown.control is None else f"{breakdown.column}={breakdown.control}"
     title = Text(f"By {safe(breakdown.column)}", style="bold")
     title.append(f" ({safe(rule)}; ▼/▲ significantly worse/better than {safe(against)})", style="dim")
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
