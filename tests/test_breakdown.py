@@ -20,7 +20,7 @@ from journeyctl.api import funnel_levels
 from journeyctl.breakdown import segment_tests
 from journeyctl.check import path_problem
 from journeyctl.cli import app
-from journeyctl.errors import ConfigError, InputError, UsageError
+from journeyctl.errors import ConfigError, UsageError
 from journeyctl.render import Format, render
 from journeyctl.render.csv import render_csv
 from journeyctl.result import AnalysisResult, Breakdown
@@ -308,13 +308,28 @@ def test_impossible_breakdown_requests_are_usage_errors(kwargs: dict[str, object
         analyze(ATTRIBUTION, ABC, **kwargs)  # type: ignore[arg-type]
 
 
-def test_a_control_that_does_not_occur_lists_the_values() -> None:
-    with pytest.raises(InputError) as caught:
+def test_a_control_named_on_the_command_line_that_does_not_occur_lists_the_values() -> None:
+    with pytest.raises(UsageError) as caught:
         analyze(ATTRIBUTION, ABC, by=["channel"], control="tv")
     assert str(caught.value) == (
-        "the control 'tv' is not a value of channel in this data\n"
-        "  hint: values present: (none), email, social, web"
+        "--control: the control 'tv' is not a value of channel in this data\n"
+        "  hint: values present: email, social, web, (none)"
     )
+
+
+def test_a_configured_control_absent_from_the_data_tests_nothing() -> None:
+    # a period or a filter may hold no control unit: the numbers stay, no claim is made
+    config = ABC.model_copy(
+        update={
+            "breakdowns": ABC.breakdowns.model_copy(
+                update={"by": [["channel"]], "control": {"channel": "tv"}}
+            )
+        }
+    )
+    result = analyze(ATTRIBUTION, config)
+    assert (only(result).against, only(result).control) == ("control", "tv")
+    assert all(s.significance is None for v in only(result).values for s in v.stages)
+    assert "channel=tv does not occur: nothing is tested" in render(result, Format.table, width=120)
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from journeyctl.aggregate import summarize
-from journeyctl.breakdown import SEPARATOR, UNFOLDED, breakdown_settings
+from journeyctl.breakdown import SEPARATOR, UNFOLDED, breakdown_settings, require_control
 from journeyctl.check import CheckReport, evaluate
 from journeyctl.columns import LINE, SOURCE, TS, USER
 from journeyctl.config.loading import load_config
@@ -62,7 +62,10 @@ def analyze(
         raise InputError(
             "no analysable event rows remain", hint=f"all {quality.bad_rows:,} rows were bad; see --bad-rows"
         )
-    return analyze_frame(frame, journey).model_copy(update={"data_quality": quality})
+    result = analyze_frame(frame, journey)
+    if control is not None:
+        require_control(result.breakdowns, control)
+    return result.model_copy(update={"data_quality": quality})
 
 
 def csv_options(*, delimiter: str = "auto", encoding: str = "utf-8") -> CsvOptions:

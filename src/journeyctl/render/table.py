@@ -146,7 +146,10 @@ def _breakdown(result: AnalysisResult, breakdown: Breakdown) -> list[Text | Tabl
     notes = []
     if breakdown.folded_values:
         notes.append(f"{plural(breakdown.folded_values, 'value')} beyond the top {breakdown.top} in (other)")
-    notes.append(f"no test below {breakdown.min_sample} {result.unit} per group")
+    if breakdown.control is not None and all(v.value != breakdown.control for v in breakdown.values):
+        notes.append(f"{safe(breakdown.column)}={safe(breakdown.control)} does not occur: nothing is tested")
+    else:
+        notes.append(f"no test below {breakdown.min_sample} {result.unit} per group")
     parts.append(Text(" · ".join(notes), style="dim"))
     return parts
 
