@@ -24,7 +24,7 @@ from journeyctl.errors import ConfigError, UsageError
 from journeyctl.render import Format, render
 from journeyctl.render.csv import render_csv
 from journeyctl.result import AnalysisResult, Breakdown
-from journeyctl.stats import fisher_exact
+from journeyctl.stats import benjamini_hochberg, fisher_exact
 from tests import reference
 from tests.conftest import Golden
 from tests.events import journey, log
@@ -516,3 +516,27 @@ def test_against_a_control_the_reason_names_it() -> None:
     assert result.pain_points[0].reasons[-1] == (
         "channel=x converts significantly worse here than channel=y (25.0% vs 75.0%, q<0.001)"
     )
+
+
+def test_the_family_is_every_step_and_overall_test_of_the_breakdown() -> None:
+    tests = segment_tests({"x": [50, 40, 20], "y": [50, 30, 10]}, [100, 70, 30])
+    keys = [("x", 1), ("x", 2), ("x", -1), ("y", 1), ("y", 2), ("y", -1)]
+    assert sorted(tests) == sorted(keys)
+    # x against the rest (= y here): 40/50 vs 30/50, 20/40 vs 10/30, overall 20/50 vs 10/50
+    assert [tests[k].rate for k in keys[:3]] == [0.8, 0.5, 0.4]
+    assert [tests[k].other_rate for k in keys[:3]] == [0.6, 1 / 3, 0.2]
+    q = benjamini_hochberg([tests[k].p_value for k in keys])
+    assert [tests[k].q_value for k in keys] == q
+
+
+def test_csv_rows_carry_the_test_of_each_step() -> None:
+    out = render_csv(analyze(converting({"x": (40, 10), "y": (40, 30)}), AB, by=["channel"]))
+    rows = [r for r in csv.DictReader(io.StringIO(out)) if r["breakdown"] == "channel" and r["id"] == "b"]
+    assert [(r["value"], r["users"], r["against"], r["test"], r["significant"]) for r in rows] == [
+        ("x", "10", "rest", "z", "True"),
+        ("y", "30", "rest", "z", "True"),
+    ]
+    # Wilson, 10/40: centre (0.25 + 1.96²/80) / (1 + 1.96²/40) = 0.27190, half-width
+    # 1.96 × sqrt(0.25 × 0.75/40 + 1.96²/6400) / 1.09604 = 0.13004
+    interval = (float(rows[0]["conversion_low"]), float(rows[0]["conversion_high"]))
+    assert interval == pytest.approx((0.14187, 0.40194), abs=5e-5)
