@@ -327,9 +327,14 @@ def require_control(breakdowns: Sequence[Breakdown], control: str) -> None:
     for breakdown in breakdowns:
         present = [v.value for v in breakdown.values]
         if control not in present:
-            more = f" and {len(present) - 20} more" if len(present) > 20 else ""
             raise UsageError(
                 f"the control {control!r} is not a value of {breakdown.column} in this data",
                 where="--control",
-                hint=f"values present: {', '.join(present[:20]) or 'none'}{more}",
+                hint=f"values present: {listing(present)}",
             )
+
+
+def listing(values: Sequence[str], *, most: int = 20) -> str:
+    """``a, b, c``, at most ``most`` of them and then how many more; ``none`` when empty."""
+    more = f" and {len(values) - most} more" if len(values) > most else ""
+    return ", ".join(values[:most]) + more if values else "none"
