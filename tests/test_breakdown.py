@@ -16,11 +16,13 @@ from hypothesis import given
 from typer.testing import CliRunner
 
 from journeyctl import analyze, api
+from journeyctl.aggregate import summarize
 from journeyctl.api import funnel_levels
 from journeyctl.breakdown import segment_tests
 from journeyctl.check import path_problem
 from journeyctl.cli import app
 from journeyctl.errors import ConfigError, UsageError
+from journeyctl.facts import concat_facts, user_facts
 from journeyctl.render import Format, render
 from journeyctl.render.csv import render_csv
 from journeyctl.result import AnalysisResult, Breakdown
@@ -540,3 +542,13 @@ def test_csv_rows_carry_the_test_of_each_step() -> None:
     # 1.96 × sqrt(0.25 × 0.75/40 + 1.96²/6400) / 1.09604 = 0.13004
     interval = (float(rows[0]["conversion_low"]), float(rows[0]["conversion_high"]))
     assert interval == pytest.approx((0.14187, 0.40194), abs=5e-5)
+
+
+def test_breakdowns_from_user_partitions_equal_the_whole() -> None:
+    config = ABC.model_copy(update={"breakdowns": ABC.breakdowns.model_copy(update={"by": [["channel"]]})})
+    whole = summarize(user_facts(ATTRIBUTION, config), config)
+    parts = [
+        ATTRIBUTION.filter(pl.col("user_id").is_in(users)) for users in (["u1", "u4"], ["u2", "u3", "u5"])
+    ]
+    merged = summarize(concat_facts([user_facts(part, config) for part in parts]), config)
+    assert merged.breakdowns == whole.breakdowns and rows(only(merged))["email"] == [1, 1, 1]
