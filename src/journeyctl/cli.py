@@ -18,6 +18,7 @@ from journeyctl import __version__, api, onboarding
 from journeyctl.config.loading import load_config
 from journeyctl.config.models import Severity
 from journeyctl.errors import ExitCode, JourneyctlError, UsageError
+from journeyctl.followup import export_target
 from journeyctl.output import append_output, stdout_is_terminal, write_output
 from journeyctl.periods import PeriodKind
 from journeyctl.render import CheckFormat, Format, ReportFormat, render, render_period_report, render_report
@@ -117,20 +118,84 @@ def analyze(
         ),
     ] = "fail",
     dedupe: Annotated[bool, typer.Option("--dedupe", help="Drop identical duplicate events.")] = False,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            metavar="EXPR",
+            help="Keep only event rows whose property passes, e.g. 'channel in (email, social)', "
+            "'plan != free', 'value >= 100'; repeatable (all must pass).",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only entries at or after this date or date-time (config time zone)."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Only entries before this date-time, or through the end of this date."),
+    ] = None,
+    exclude_pending: Annotated[
+        bool,
+        typer.Option(
+            "--exclude-pending", help="Leave pending users (window still open) out of step conversion."
+        ),
+    ] = False,
+    after_drop_off: Annotated[
+        str | None,
+        typer.Option(
+            "--after-drop-off",
+            metavar="STAGE",
+            help="Also show what users who reached STAGE but not the next one did next.",
+        ),
+    ] = None,
+    export_users: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--export-users",
+            metavar="[KIND:]STAGE=FILE",
+            help="Write the ids of the users who reached (default), dropped after, or are pending "
+            "after STAGE to a CSV, e.g. dropped:consideration=lost.csv; repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Show how many users reach each stage of the journey, and where they leave.
 
-    Prints the funnel (users, step and cumulative conversion, users lost, drop-off, median
-    time to convert, pain points with reasons), then session, bounce and cart metrics.
+    Prints the funnel (users, step and cumulative conversion, users lost, drop-off, pending,
+    median time to convert, pain points with reasons), then session, bounce and cart metrics.
+    --where filters event rows before anything is counted; --since/--until limit the funnel
+    entries (later steps may fall after --until).
 
-    Example: journeyctl analyze sample_data/store_events.csv -c configs/ecommerce.yaml
+    Example: journeyctl analyze events.csv -c journey.yaml --where 'channel in (email, social)'
+    --since 2026-10-01 --until 2026-10-31 --after-drop-off consideration
     """
     with reporting_errors():
-        result = api.analyze(events, load_config(config), bad_rows=bad_rows, dedupe=dedupe)
+        targets = [export_target(spec) for spec in export_users or []]
+        if output is not None and output.resolve() in [t.resolve() for t in targets]:
+            raise UsageError(
+                "--export-users and -o name the same file", where=str(output), hint="give each its own file"
+            )
+        result = api.analyze(
+            events,
+            load_config(config),
+            bad_rows=bad_rows,
+            dedupe=dedupe,
+            where=where or [],
+            since=since,
+            until=until,
+            exclude_pending=exclude_pending,
+            after_drop_off=after_drop_off,
+            export_users=export_users or [],
+        )
         to_terminal = output is None and stdout_is_terminal()
         text = render(result, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
         write_output(text, output, inputs=[config, *map(Path, events)])
         _report_skipped(result.data_quality)
+        for export in result.user_exports:
+            typer.echo(
+                f"wrote {plural(export.users, 'user id')} ({export.kind} {export.stage}) to {export.path}",
+                err=True,
+            )
 
 
 def _report_skipped(quality: DataQuality) -> None:
@@ -166,6 +231,10 @@ def check(
         typer.Option("--junit", metavar="FILE", help="Also write JUnit XML, one test case per KPI."),
     ] = None,
     width: WidthOption = None,
+    exclude_pending: Annotated[
+        bool,
+        typer.Option("--exclude-pending", help="Judge rates without pending users (window still open)."),
+    ] = False,
 ) -> None:
     """Check the journey's KPIs against their thresholds: a CI gate.
 
@@ -181,7 +250,9 @@ def check(
             raise UsageError(
                 "--junit and -o name the same file", where=str(junit), hint="give each its own file"
             )
-        report = api.check(events, load_config(config), kpis=kpi or [], fail_on=fail_on)
+        report = api.check(
+            events, load_config(config), kpis=kpi or [], fail_on=fail_on, exclude_pending=exclude_pending
+        )
         to_terminal = output is None and stdout_is_terminal()
         text = render_report(report, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
         if junit is not None:

@@ -44,3 +44,12 @@ def render_csv(result: AnalysisResult) -> str:
         row = stage.model_dump()
         writer.writerow([cell(row[c]) for c in COLUMNS] + [cell("; ".join(stage.pain_point_reasons))])
     return out.getvalue()
+
+
+def render_user_ids(ids: list[str]) -> str:
+    """A one-column ``user_id`` CSV of ``ids`` (in the given order), formula-guarded."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["user_id"])
+    writer.writerows([cell(user)] for user in ids)
+    return out.getvalue()
