@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from journeyctl import analyze, check
+from journeyctl.filters import parse_where
+from tests import reference
 from tests.events import funnel, log
+from tests.strategies import event_logs
+from tests.test_funnel_property import OVERLAPPING
 
 DAY = 86400
 WINDOW = 10 * DAY
@@ -76,3 +83,32 @@ def test_check_judges_kpis_without_pending_when_asked() -> None:
     kpi = ["stages.s2.conversion>=0.8"]
     assert check(EVENTS, CONFIG, kpis=kpi).exit_code == 1  # 4/6 counted with the pending unit
     assert check(EVENTS, CONFIG, kpis=kpi, exclude_pending=True).exit_code == 0  # 4/5
+
+
+FILTERS = ["p = x", "p != y", "p in (x, y)", "p not in (x)"]
+
+
+@settings(max_examples=60)
+@given(
+    events=event_logs(max_users=4, max_events=12, span_s=40),
+    where=st.lists(st.sampled_from(FILTERS), max_size=2),
+    exclude_pending=st.booleans(),
+)
+def test_stage_metrics_agree_with_the_definition(
+    events: pl.DataFrame, where: list[str], exclude_pending: bool
+) -> None:
+    config = OVERLAPPING  # window 10s over 40 s: windows both closed and open at the end
+    result = analyze(events, config, where=where, exclude_pending=exclude_pending)
+    rows = events.rows(named=True)
+    filters = [(f.column, f.condition) for f in (parse_where(text, config) for text in where)]
+    kept = [r for r in rows if reference.passes(r, filters)]
+    expected = reference.stage_table(
+        kept, config, data_end=max(r["ts"] for r in rows), exclude_pending=exclude_pending
+    )
+    got = [
+        {k: getattr(s, k) for k in ("users", "pending", "lost", "conversion", "from_start")}
+        for s in result.stages
+    ]
+    assert got == [
+        {k: v if not isinstance(v, float) else pytest.approx(v) for k, v in e.items()} for e in expected
+    ]

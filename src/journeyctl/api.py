@@ -212,7 +212,7 @@ def _canonical_frame(frame: pl.DataFrame, journey: JourneyConfig) -> pl.DataFram
     absent = [c for c in journey.property_columns if c not in frame.columns]
     frame = frame.with_columns(pl.lit(None, pl.String).alias(c) for c in absent)
     ts = pl.col(TS).cast(pl.Datetime("us"))
-    if frame.schema[TS] == pl.Datetime or getattr(frame.schema[TS], "time_zone", None) is None:
+    if getattr(frame.schema[TS], "time_zone", None) is None:  # naive: read in the journey's zone
         ts = ts.dt.replace_time_zone(journey.timezone).dt.convert_time_zone("UTC")
     else:
         ts = pl.col(TS).dt.convert_time_zone("UTC").cast(pl.Datetime("us", "UTC"))

@@ -49,21 +49,18 @@ def units_expr(kind: ListKind, stage: int, *, open_window: pl.Expr) -> pl.Expr:
 
 
 def next_event_column(events: pl.DataFrame, levels: Levels) -> pl.Series:
-    """Per unit, the event that followed the last step of its reported path: the user's
-    earliest row at or after that step's time that fills no step of the path (rows sharing
-    the step's timestamp count as after it, as equal timestamps count as in order); among
-    several rows at that time, the alphabetically first event name. Null when the unit never
-    entered or the user has no such row. ``events`` is the prepared frame the kernel ran on
-    (sorted by user and time)."""
+    """Per unit, the event that followed the last step of its reported path: the user's first
+    event at a time strictly later than that step (rows sharing the step's timestamp are
+    simultaneous with it, and which of them came first is unknown), the alphabetically first
+    event name among several rows at that time. Null when the unit never entered or nothing
+    followed. ``events`` is the prepared frame the kernel ran on (sorted by user and time)."""
     users = events[USER]
     new_user = (users != users.shift(1)).fill_null(True).to_numpy()
-    first = np.flatnonzero(new_user)
-    bounds = np.append(first, len(users)).astype(np.int64)
-    user_of_row = np.cumsum(new_user) - 1
+    bounds = np.append(np.flatnonzero(new_user), len(users)).astype(np.int64)
+    user_end = bounds[np.cumsum(new_user)]  # per row: the first row after its user's rows
     rows = _next_rows(
         events[TS].dt.epoch("us").to_numpy().astype(np.int64, copy=False),
-        bounds[user_of_row],
-        bounds[user_of_row + 1],
+        user_end,
         events[EVENT].rank("dense").to_numpy().astype(np.int64),
         levels.rows,
         levels.level,
@@ -73,25 +70,19 @@ def next_event_column(events: pl.DataFrame, levels: Levels) -> pl.Series:
 
 
 @nb.njit(cache=True, nogil=True)
-def _next_rows(ts, user_first, user_end, rank, rows, level):  # type: ignore[no-untyped-def]
+def _next_rows(ts, user_end, rank, rows, level):  # type: ignore[no-untyped-def]
     out = np.full(len(level), -1, dtype=np.int64)
     for u in range(len(level)):
-        steps = level[u]
-        if steps == 0:
+        if level[u] == 0:
             continue
-        last = rows[u, steps - 1]
-        q = last
-        while q > user_first[last] and ts[q - 1] == ts[last]:
-            q -= 1
+        last = rows[u, level[u] - 1]
+        end = user_end[last]
+        q = last + 1
+        while q < end and ts[q] == ts[last]:
+            q += 1
         best = -1
-        while q < user_end[last]:
-            if best >= 0 and ts[q] != ts[best]:
-                break
-            used = False
-            for i in range(steps):
-                if rows[u, i] == q:
-                    used = True
-            if not used and (best < 0 or rank[q] < rank[best]):
+        while q < end and (best < 0 or ts[q] == ts[best]):
+            if best < 0 or rank[q] < rank[best]:
                 best = q
             q += 1
         out[u] = best
