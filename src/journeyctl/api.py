@@ -14,6 +14,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from journeyctl.aggregate import data_end_micros, open_window_expr, summarize
+from journeyctl.breakdown import SEPARATOR, breakdown_settings
 from journeyctl.check import CheckReport, evaluate
 from journeyctl.columns import LINE, SOURCE, TS, USER
 from journeyctl.config.loading import load_config
@@ -41,6 +42,10 @@ def analyze(
     *,
     bad_rows: BadRowPolicy | str = "fail",
     dedupe: bool = False,
+    by: Sequence[str | Sequence[str]] | None = None,
+    attribution: str | None = None,
+    top: int | None = None,
+    control: str | None = None,
     where: Sequence[str] = (),
     since: str | date | datetime | None = None,
     until: str | date | datetime | None = None,
@@ -55,13 +60,18 @@ def analyze(
     ``session_id``, and the property columns the config names. ``bad_rows`` is ``fail``,
     ``skip`` or ``quarantine=FILE``; ``dedupe`` drops identical duplicate events.
 
+    ``by`` lists breakdowns (replacing the config's ``breakdowns:``), each a property column
+    or a pair of columns whose combinations are the rows: ``by=["channel", ("channel",
+    "segment")]``. ``attribution`` (``first_touch``, ``last_touch`` or a stage id), ``top``
+    and ``control`` (the control value of the one breakdown) override the config.
+
     ``where`` keeps the event rows passing every filter (``"channel in (email, social)"``);
     ``since`` (inclusive) and ``until`` (exclusive; a date includes that whole day) limit
     funnel entries, read in the journey's time zone; ``exclude_pending`` takes pending units
     out of the denominators; ``after_drop_off`` names a stage whose drop-offs' next events
     are counted; ``export_users`` writes user-id lists (``"dropped:consideration=lost.csv"``).
-    Options are checked before any event is read. Raises ``JourneyctlError`` subclasses for
-    anything the user can fix.
+    Options are checked before any event is read. Raises ``JourneyctlError`` subclasses
+    for anything the user can fix.
     """
     journey = config if isinstance(config, JourneyConfig) else load_config(config)
     filters = [parse_where(text, journey) for text in where]
@@ -71,6 +81,8 @@ def analyze(
     targets = [spec.path.resolve() for spec in exports]
     if len(set(targets)) < len(targets):
         raise UsageError("two --export-users lists name the same file", hint="give each list its own file")
+    settings = breakdown_settings(journey, by=by, attribution=attribution, top=top, control=control)
+    journey = journey.model_copy(update={"breakdowns": settings})
     frame, quality = read_checked_events(events, journey, bad_rows=bad_rows, dedupe=dedupe)
     if frame.is_empty():
         raise InputError(
@@ -257,5 +269,12 @@ def check(
             where="kpis",
             hint="add a `kpis:` list to the journey YAML or pass --kpi 'overall_conversion>=0.02'",
         )
-    result = analyze(events, journey, exclude_pending=exclude_pending)
-    return evaluate(result, journey.kpis, extra=extra, fail_on=fail_on)
+    kpis_named = [*journey.kpis, *extra]
+    wanted = [k.metric.split(".")[1].split(SEPARATOR) for k in kpis_named if k.metric.startswith("by.")]
+    by = list({SEPARATOR.join(c): c for c in [*journey.breakdowns.by, *wanted]}.values())
+    return evaluate(
+        analyze(events, journey, by=by, exclude_pending=exclude_pending),
+        journey.kpis,
+        extra=extra,
+        fail_on=fail_on,
+    )

@@ -118,6 +118,35 @@ def analyze(
         ),
     ] = "fail",
     dedupe: Annotated[bool, typer.Option("--dedupe", help="Drop identical duplicate events.")] = False,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by",
+            metavar="COLUMN",
+            help="Break every stage down by a mapped property (replaces the config's `breakdowns:`); "
+            "give it twice for the combinations of two columns.",
+        ),
+    ] = None,
+    attribution: Annotated[
+        str | None,
+        typer.Option(
+            help="Which row gives a user's value: first_touch (the entry, default), last_touch "
+            "(the last step reached) or a stage id.",
+        ),
+    ] = None,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            help="Show the N values with most entered users, the rest folded into (other); default 10."
+        ),
+    ] = None,
+    control: Annotated[
+        str | None,
+        typer.Option(
+            metavar="VALUE",
+            help="Test each value against this one (an A/B control) instead of against the rest.",
+        ),
+    ] = None,
     where: Annotated[
         list[str] | None,
         typer.Option(
@@ -161,10 +190,15 @@ def analyze(
 ) -> None:
     """Show how many users reach each stage of the journey, and where they leave.
 
-    Prints the funnel (users, step and cumulative conversion, users lost, drop-off, pending,
+    Prints the funnel (users, step and cumulative conversion, users lost, pending, drop-off,
     median time to convert, pain points with reasons), then session, bounce and cart metrics.
-    --where filters event rows before anything is counted; --since/--until limit the funnel
-    entries (later steps may fall after --until).
+    With --by (or `breakdowns:` in the config), a table per breakdown: stages as columns,
+    values as rows, ▼/▲ where a value converts significantly worse/better than the rest at
+    that step. --where filters event rows before anything is counted; --since/--until limit
+    the funnel entries (later steps may fall after --until); --after-drop-off shows what
+    users did after leaving at a stage; --export-users writes the users behind a number.
+
+    Example: journeyctl analyze sample_data/store_events.csv -c configs/ecommerce.yaml --by channel
 
     Example: journeyctl analyze events.csv -c journey.yaml --where 'channel in (email, social)'
     --since 2026-10-01 --until 2026-10-31 --after-drop-off consideration
@@ -180,6 +214,10 @@ def analyze(
             load_config(config),
             bad_rows=bad_rows,
             dedupe=dedupe,
+            by=[tuple(by)] if by else None,
+            attribution=attribution,
+            top=top,
+            control=control,
             where=where or [],
             since=since,
             until=until,

@@ -14,6 +14,7 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
+from journeyctl.breakdown import attributed_values
 from journeyctl.columns import SESSION, STAGE_MASK, TS, USER
 from journeyctl.commerce import basket_facts, buyer_facts
 from journeyctl.config.models import JourneyConfig
@@ -26,7 +27,9 @@ from journeyctl.stages import assign_stages, restrict_entries
 
 @dataclass(frozen=True)
 class Facts:
-    funnel: pl.DataFrame  # per user: user_id, level, last_entry, t0… (µs)[, next_event]
+    funnel: (
+        pl.DataFrame
+    )  # per user: user_id, level, last_entry, t0… (µs), by:<column> (breakdowns)[, next_event]
     sessions: pl.DataFrame  # per session: events, start, landing_channel, landing_stage, bounced
     baskets: pl.DataFrame  # per cart unit: started, carts, purchased_carts, checkouts, purchased_checkouts
     buyers: pl.DataFrame  # per buyer: purchases, first, in_time
@@ -86,7 +89,7 @@ def user_facts(
             buyer_facts(lazy, cart=journey.cart),
         ]
     )
-    funnel = levels_frame(levels).insert_column(0, users)
+    funnel = levels_frame(levels).insert_column(0, users).hstack(attributed_values(events, levels, journey))
     if next_events:
         funnel = funnel.with_columns(next_event_column(events, levels))
     return Facts(

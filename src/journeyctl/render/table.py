@@ -27,7 +27,7 @@ from journeyctl.render.text import (
     verdict,
 )
 from journeyctl.report import Report
-from journeyctl.result import AnalysisResult
+from journeyctl.result import AnalysisResult, Breakdown, SegmentTest
 
 BAR_WIDTH = 12
 SHORT = {
@@ -35,7 +35,9 @@ SHORT = {
     "biggest_leak": "biggest leak",
     "slowest_transition": "slowest",
     "conversion_fell": "conversion fell",
+    "segment_worse": "segment worse",
 }
+SIGNIFICANT = {"better": "▲", "worse": "▼"}
 
 
 def render_table(result: AnalysisResult, *, width: int | None = None, color: bool = False) -> str:
@@ -49,6 +51,8 @@ def render_table(result: AnalysisResult, *, width: int | None = None, color: boo
         parts.append(_pending_note(result))
     if result.pain_points:
         parts.append(_pain_points(result))
+    for breakdown in result.breakdowns:
+        parts += _breakdown(result, breakdown)
     if result.after_drop_off is not None:
         parts.append(_after_drop_off(result))
     parts += [_metrics(result), _headline(result)]
@@ -107,7 +111,8 @@ def _funnel(result: AnalysisResult, width: int) -> Table:
             row.append(f"{stage.pending:,}" if stage.pending else "")
         row += [percent(stage.drop_off), format_duration(stage.median_time_to_convert_s)]
         if show_flags:
-            row.append(Text(", ".join(SHORT[k] for k in kinds.get(stage.id, [])), style="bold red"))
+            flags = dict.fromkeys(kinds.get(stage.id, []))  # one word per kind, however many segments
+            row.append(Text(", ".join(SHORT[k] for k in flags), style="bold red"))
         table.add_row(*row)
     return table
 
@@ -148,11 +153,14 @@ def _after_drop_off(result: AnalysisResult) -> Group:
     after = result.after_drop_off
     assert after is not None
     stage, next_stage = result.stage(after.stage), result.stage(after.next_stage)
-    gap = "" if result.pain_points else "\n"  # the pain points end with a blank line
+    gap = "" if result.pain_points and not result.breakdowns else "\n"  # pain points end with one
     title = Text(f"{gap}After {safe(stage.label)}, not {safe(next_stage.label)}", style="bold")
-    title.append(f": the next event of {plural(after.units, result.unit.rstrip('s'))} who dropped off")
+    dropped = plural(after.units, result.unit.rstrip("s"))
+    title.append(f": the next event of {dropped} who dropped off" if after.units else ": nobody dropped off")
     if after.pending:
         title.append(f" ({after.pending:,} pending left out)", style="dim")
+    if not after.units:
+        return Group(title, Text(""))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
     table.add_column("Next event", max_width=40)
     table.add_column(result.unit.capitalize(), justify="right", no_wrap=True)
@@ -173,8 +181,41 @@ def _pain_points(result: AnalysisResult) -> Text:
         stage, before = result.stage(pain.stage), result.stage(pain.from_stage)
         lines.append("  ▲ ", style="red")
         lines.append(f"{safe(before.label)} → {safe(stage.label)}", style="bold")
-        lines.append(f": {'; '.join(pain.reasons)}\n")
+        lines.append(f": {safe('; '.join(pain.reasons))}\n")
     return lines
+
+
+def _breakdown(result: AnalysisResult, breakdown: Breakdown) -> list[Text | Table]:
+    """A breakdown as a compact table: a row per value and the overall row, a column per
+    stage with units and conversion from the start, ▼/▲ on a significant step."""
+    rule = breakdown.attribution.replace("_", " ")
+    against = "the rest" if breakdown.control is None else f"control {breakdown.control}"
+    title = Text(f"By {safe(breakdown.column)}", style="bold")
+    title.append(f" ({rule} attribution; ▼/▲ significantly worse/better than {safe(against)})", style="dim")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+    table.add_column(safe(breakdown.column), no_wrap=True, max_width=28)
+    for stage in result.stages:
+        table.add_column(Text(safe(stage.label)), justify="right", no_wrap=True)
+    for index, value in enumerate(breakdown.values):
+        cells = [_cell(s.users, s.from_start, s.significance) for s in value.stages]
+        last = index == len(breakdown.values) - 1
+        table.add_row(Text(safe(value.value), style="bold"), *cells, end_section=last)
+    table.add_row(Text("overall", style="bold"), *(_cell(s.users, s.from_start, None) for s in result.stages))
+    parts: list[Text | Table] = [title, table]
+    notes = []
+    if breakdown.folded_values:
+        notes.append(f"{plural(breakdown.folded_values, 'value')} beyond the top {breakdown.top} in (other)")
+    notes.append(f"no test below {breakdown.min_sample} {result.unit} per group")
+    parts.append(Text(" · ".join(notes), style="dim"))
+    return parts
+
+
+def _cell(units: int, from_start: float | None, test: SegmentTest | None) -> Text:
+    cell = Text(f"{units:,} {percent(from_start)}")
+    if test is not None and test.significant:
+        style = "bold red" if test.direction == "worse" else "bold green"
+        cell.append(SIGNIFICANT[test.direction], style=style)
+    return cell
 
 
 def _metrics(result: AnalysisResult) -> Text:
