@@ -78,9 +78,9 @@ def analyze(
     start, end = entry_range(since, until, timezone=journey.timezone)
     drop_stage = None if after_drop_off is None else drop_off_stage(journey, after_drop_off)
     exports = [parse_export(text, journey) for text in export_users]
-    targets = [spec.path.resolve() for spec in exports]
-    if len(set(targets)) < len(targets):
-        raise UsageError("two --export-users lists name the same file", hint="give each list its own file")
+    inputs = [] if isinstance(events, pl.DataFrame) or not exports else expand_sources(events)
+    inputs += [] if isinstance(config, JourneyConfig) else [Path(config)]
+    refuse_overwrites([spec.path for spec in exports], inputs)
     settings = breakdown_settings(journey, by=by, attribution=attribution, top=top, control=control)
     journey = journey.model_copy(update={"breakdowns": settings})
     frame, quality = read_checked_events(events, journey, bad_rows=bad_rows, dedupe=dedupe)
@@ -103,10 +103,21 @@ def analyze(
             ),
         }
     )
-    inputs = [] if isinstance(events, pl.DataFrame) else expand_sources(events)
-    inputs += [] if isinstance(config, JourneyConfig) else [Path(config)]
     written = [write_user_list(facts, spec, open_window=open_window, inputs=inputs) for spec in exports]
     return result.model_copy(update={"user_exports": written})
+
+
+def refuse_overwrites(targets: Sequence[Path], inputs: Sequence[Path]) -> None:
+    """User lists go to files of their own: never an input, never the same file twice."""
+    seen = {p.resolve() for p in inputs}
+    for target in targets:
+        if target.resolve() in seen:
+            raise UsageError(
+                "this --export-users file is an input or another list's file",
+                where=str(target),
+                hint="give each user list a file of its own",
+            )
+        seen.add(target.resolve())
 
 
 def write_user_list(

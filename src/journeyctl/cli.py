@@ -231,8 +231,7 @@ def analyze(
         _report_skipped(result.data_quality)
         for export in result.user_exports:
             typer.echo(
-                f"wrote {plural(export.users, 'user id')} ({export.kind} {export.stage}) to {export.path}",
-                err=True,
+                f"wrote {plural(export.users, 'user id')} ({export.selection}) to {export.path}", err=True
             )
 
 

@@ -164,6 +164,12 @@ class UserExport(Frozen):
     path: str
     users: int
 
+    @property
+    def selection(self) -> str:
+        """Who is on the list, in words: "dropped off after consideration"."""
+        verb = {"reached": "reached", "dropped": "dropped off after", "pending": "pending after"}
+        return f"{verb[self.kind]} {self.stage}"
+
 
 class AnalysisResult(Frozen):
     schema_version: int = SCHEMA_VERSION
