@@ -215,11 +215,6 @@ def read_checked_events(
     return good.drop(RAW_TS, SOURCE, LINE), quality
 
 
-def analyze_frame(frame: pl.DataFrame, journey: JourneyConfig) -> AnalysisResult:
-    """The whole analysis of canonical events (any row order)."""
-    return summarize(user_facts(frame, journey), journey)
-
-
 def funnel_levels(frame: pl.DataFrame, journey: JourneyConfig) -> pl.DataFrame:
     """Per user: ``user_id``, ``level`` and the reported path's step times ``t0``… (µs since
     the epoch): the kernel's answer, for checks and for lists of users behind a number."""

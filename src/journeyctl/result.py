@@ -132,7 +132,7 @@ class Filters(Frozen):
     until: datetime | None = None  # funnel entries before
 
     @property
-    def any(self) -> bool:
+    def applied(self) -> bool:
         return bool(self.where) or self.since is not None or self.until is not None
 
 

@@ -44,7 +44,7 @@ def render_table(result: AnalysisResult, *, width: int | None = None, color: boo
     out = io.StringIO()
     console = text_console(out, width=width, color=color)
     parts: list[Text | Table | Group] = [_title(result)]
-    if result.filters.any:
+    if result.filters.applied:
         parts.append(_scope(result))
     parts.append(_funnel(result, width or 120))
     if any(s.pending for s in result.stages):
