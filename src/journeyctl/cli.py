@@ -158,11 +158,19 @@ def analyze(
     ] = None,
     since: Annotated[
         str | None,
-        typer.Option(help="Only entries at or after this date or date-time (config time zone)."),
+        typer.Option(
+            metavar="DATE",
+            help="Only funnel entries from this day's midnight (or a YYYY-MM-DDTHH:MM) on, "
+            "in the config's time zone.",
+        ),
     ] = None,
     until: Annotated[
         str | None,
-        typer.Option(help="Only entries before this date-time, or through the end of this date."),
+        typer.Option(
+            metavar="DATE",
+            help="Only funnel entries through the end of this day (or before a YYYY-MM-DDTHH:MM); "
+            "later steps still count.",
+        ),
     ] = None,
     exclude_pending: Annotated[
         bool,
