@@ -183,6 +183,7 @@ BERLIN_EVENTS = pl.DataFrame(
         ("2026-10-25", "2026-10-25", [2, 1]),  # the whole 25-hour day: first and last
         (date(2026, 10, 25), date(2026, 10, 25), [2, 1]),
         ("2026-10-25", None, [3, 1]),  # since is inclusive at local midnight
+        ("20261025", "20261025", [2, 1]),  # the basic ISO form is a date too: the whole day
         (None, "2026-10-24", [1, 0]),  # until a date: through the end of that day
         ("2026-10-25T00:00:01", None, [2, 0]),  # one second after local midnight: not `first`
         (None, "2026-10-25T23:59:59", [2, 1]),  # a date-time is exclusive: not `last`

@@ -207,8 +207,13 @@ def entry_bound(value: str | date | datetime | None, *, option: str, timezone: s
 
 
 def _parse_moment(text: str, *, option: str) -> date | datetime:
+    """A date when the text is one (``2026-10-01``, ``20261001``), else an ISO date-time."""
     try:
-        return date.fromisoformat(text) if len(text.strip()) == 10 else datetime.fromisoformat(text.strip())
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text.strip())
     except ValueError:
         raise UsageError(
             f"{option} {text!r}: expected a date YYYY-MM-DD or a date-time YYYY-MM-DDTHH:MM[:SS][+HH:MM]",
