@@ -552,3 +552,31 @@ def test_breakdowns_from_user_partitions_equal_the_whole() -> None:
     ]
     merged = summarize(concat_facts([user_facts(part, config) for part in parts]), config)
     assert merged.breakdowns == whole.breakdowns and rows(only(merged))["email"] == [1, 1, 1]
+
+
+def test_exclude_pending_leaves_pending_units_out_of_each_group() -> None:
+    config = journey(
+        """
+funnel: {window: 50s}
+columns: {properties: [channel]}
+stages:
+  - {id: a, match: [{events: [a]}]}
+  - {id: b, match: [{events: [b]}]}
+"""
+    )
+    # x: u1 converts, u2 is lost (its window closed at 50s), u3 enters at 100s, the end of
+    # the data, so is pending; y: v1 is lost. Without u3: x 1 of 2, y (the rest) 0 of 1
+    events = log(
+        ("u1", 0, "a", "x"),
+        ("u1", 1, "b"),
+        ("u2", 0, "a", "x"),
+        ("u3", 100, "a", "x"),
+        ("v1", 0, "a", "y"),
+        properties=("channel",),
+    )
+    x = only(analyze(events, config, by=["channel"], exclude_pending=True)).values[0]
+    test = x.stages[1].significance
+    assert test is not None and (test.rate, test.other_rate) == (0.5, 0.0)
+    assert (x.stages[1].conversion, x.overall_conversion, x.stages[1].pending) == (0.5, 0.5, 1)
+    counted = only(analyze(events, config, by=["channel"])).values[0]
+    assert counted.stages[1].significance is not None and counted.stages[1].significance.rate == 1 / 3
