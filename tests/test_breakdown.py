@@ -25,7 +25,7 @@ from journeyctl.errors import ConfigError, UsageError
 from journeyctl.facts import concat_facts, user_facts
 from journeyctl.render import Format, render
 from journeyctl.render.csv import render_csv
-from journeyctl.result import AnalysisResult, Breakdown
+from journeyctl.result import AnalysisResult, Breakdown, rate
 from journeyctl.stats import benjamini_hochberg, fisher_exact
 from tests import reference
 from tests.conftest import Golden
@@ -377,6 +377,16 @@ def test_breakdown_counts_sum_to_the_funnel_and_follow_the_definition(
     sums = [sum(column) for column in zip(*per_value.values(), strict=True)] or [0] * len(overall)
     assert sums == overall
     assert all(n > 0 for n in (v.users for v in only(result).values))  # no empty rows
+    first = 1 if attribution != "s2" else 2  # a stage attribution tests only the steps after it
+    for name, counts in per_value.items():
+        for k in range(first, len(overall)):
+            test = next(v for v in only(result).values if v.value == name).stages[k].significance
+            if name == "(other)":
+                assert test is None
+                continue
+            # against the rest: everyone else, never a total containing the value
+            assert test is not None and test.rate == rate(counts[k], counts[k - 1])
+            assert test.other_rate == rate(overall[k] - counts[k], overall[k - 1] - counts[k - 1])
 
     # every unit's value is one the definition allows (rows sharing a timestamp may fill a
     # path in several ways), and grouping the reference levels by it gives the same counts
