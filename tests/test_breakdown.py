@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from journeyctl.api import funnel_levels
 from journeyctl.breakdown import segment_tests
 from journeyctl.check import path_problem
 from journeyctl.cli import app
-from journeyctl.errors import ConfigError, InputError, UsageError
+from journeyctl.errors import ConfigError, UsageError
 from journeyctl.render import Format, render
 from journeyctl.render.csv import render_csv
 from journeyctl.result import AnalysisResult, Breakdown
@@ -28,6 +29,7 @@ from tests import reference
 from tests.conftest import Golden
 from tests.events import journey, log
 from tests.strategies import event_logs
+from tests.test_funnel_property import OVERLAPPING
 
 ABC = journey(
     """
@@ -95,6 +97,7 @@ def test_stage_attribution_puts_units_that_never_reach_it_in_not_reached() -> No
         "(not reached)": [1, 0, 0],
     }
     assert only(result).attribution == "b"
+    assert "By channel (value at B; ▼/▲" in render(result, Format.table, width=120)
 
 
 def test_top_folds_the_smaller_values_into_other_but_never_none() -> None:
@@ -292,9 +295,12 @@ def test_by_an_unmapped_column_lists_the_mapped_ones() -> None:
     ("kwargs", "message"),
     [
         ({"by": [("channel", "device", "channel")]}, "a breakdown has one or two columns, not 3"),
+        ({"by": [("channel", "channel")]}, "--by channel is given twice"),
         ({"by": ["channel"], "attribution": "z"}, "unknown attribution 'z'"),
         ({"by": ["channel"], "top": 0}, "--top 0: keep at least 1 value"),
         ({"control": "web"}, "--control needs exactly one breakdown to apply to"),
+        ({"attribution": "last_touch"}, "--attribution has no breakdown to apply to"),
+        ({"top": 3}, "--top has no breakdown to apply to"),
     ],
 )
 def test_impossible_breakdown_requests_are_usage_errors(kwargs: dict[str, object], message: str) -> None:
@@ -302,13 +308,28 @@ def test_impossible_breakdown_requests_are_usage_errors(kwargs: dict[str, object
         analyze(ATTRIBUTION, ABC, **kwargs)  # type: ignore[arg-type]
 
 
-def test_a_control_that_does_not_occur_lists_the_values() -> None:
-    with pytest.raises(InputError) as caught:
+def test_a_control_named_on_the_command_line_that_does_not_occur_lists_the_values() -> None:
+    with pytest.raises(UsageError) as caught:
         analyze(ATTRIBUTION, ABC, by=["channel"], control="tv")
     assert str(caught.value) == (
-        "breakdowns.control.channel: the control 'tv' is not a value of channel in this data\n"
+        "--control: the control 'tv' is not a value of channel in this data\n"
         "  hint: values present: email, social, web, (none)"
     )
+
+
+def test_a_configured_control_absent_from_the_data_tests_nothing() -> None:
+    # a period or a filter may hold no control unit: the numbers stay, no claim is made
+    config = ABC.model_copy(
+        update={
+            "breakdowns": ABC.breakdowns.model_copy(
+                update={"by": [["channel"]], "control": {"channel": "tv"}}
+            )
+        }
+    )
+    result = analyze(ATTRIBUTION, config)
+    assert (only(result).against, only(result).control) == ("control", "tv")
+    assert all(s.significance is None for v in only(result).values for s in v.stages)
+    assert "channel=tv does not occur: nothing is tested" in render(result, Format.table, width=120)
 
 
 @pytest.mark.parametrize(
@@ -323,6 +344,11 @@ def test_a_control_that_does_not_occur_lists_the_values() -> None:
             "test.yaml:2",
             "breakdowns.by[0]: Value should have at most 2 items",
         ),
+        (
+            "breakdowns: [[channel, channel]]",
+            "test.yaml:2",
+            "breakdowns[0]: 'channel' is combined with itself",
+        ),
         ("breakdowns: {top: 0}", "test.yaml:2", "breakdowns.top: Input should be greater than or equal to 1"),
     ],
 )
@@ -335,16 +361,7 @@ def test_breakdown_config_errors_name_their_yaml_path(yaml: str, where: str, mes
 
 # the definition, on random logs
 
-PROPERTY = journey(
-    """
-funnel: {window: 10s}
-columns: {properties: [p]}
-stages:
-  - {id: s1, match: [{events: [a]}]}
-  - {id: s2, match: [{events: [b]}, {events: [a], where: {p: x}}]}
-  - {id: s3, match: [{events: [b, c]}]}
-"""
-)
+PROPERTY = OVERLAPPING  # a row may match two stages; p decides one of them
 
 
 @pytest.mark.parametrize("attribution", ["first_touch", "last_touch", "s2"])
@@ -457,7 +474,7 @@ def test_check_asks_the_analysis_for_the_breakdowns_its_kpis_name() -> None:
         kpis=[
             "by.channel.email.overall_conversion>=0.5",  # u1: 1 of 1
             "by.channel/device.web/(none).stages.b.users==1",  # u2
-            "by.channel.tv.users>=1",
+            "by.channel.tv.stages.b.users>=1",
         ],
     )
     assert [(v.status.value, v.actual) for v in report.verdicts[:2]] == [("PASS", 1.0), ("PASS", 1.0)]
@@ -472,3 +489,30 @@ def test_breakdown_kpi_paths_check_each_column_of_a_combination() -> None:
         "breakdown columns: channel, device",
     )
     assert path_problem("by.channel.email.share", ABC) is None
+
+
+def test_table_marks_significant_steps_and_names_the_segment_pain_point() -> None:
+    result = analyze(converting({"x": (40, 10), "y": (40, 30)}), AB, by=["channel"])
+    text = render(result, Format.table, width=200)
+    assert re.search(r"\nx +40 +10 25\.0%▼\n", text) and re.search(r"\ny +40 +30 75\.0%▲\n", text)
+    assert re.search(r"\noverall +80 +40 50\.0%\n", text)
+    assert "biggest leak, segment worse" in text
+    assert "channel=x converts significantly worse here (25.0% vs 75.0%, q<0.001)" in text
+
+
+def test_check_sees_values_beyond_the_configured_top() -> None:
+    config = ABC.model_copy(update={"breakdowns": ABC.breakdowns.model_copy(update={"top": 1})})
+    report = api.check(ATTRIBUTION, config, kpis=["by.channel.web.users==1"])  # web ranks third
+    assert (report.verdicts[0].status.value, report.verdicts[0].actual) == ("PASS", 1.0)
+
+
+def test_against_a_control_the_reason_names_it() -> None:
+    result = analyze(converting({"x": (40, 10), "y": (40, 30)}), AB, by=["channel"], control="y")
+    x, y = only(result).values
+    test = x.stages[1].significance
+    # x 10/40 against y 30/40: the same counts as against the rest here (y is all the rest)
+    assert test is not None and (test.against, test.p_value) == ("control", pytest.approx(7.744e-6, rel=1e-3))
+    assert y.stages[1].significance is None and y.overall_significance is None
+    assert result.pain_points[0].reasons[-1] == (
+        "channel=x converts significantly worse here than channel=y (25.0% vs 75.0%, q<0.001)"
+    )

@@ -14,7 +14,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from journeyctl.aggregate import data_end_micros, open_window_expr, summarize
-from journeyctl.breakdown import SEPARATOR, breakdown_settings
+from journeyctl.breakdown import SEPARATOR, UNFOLDED, breakdown_settings, require_control
 from journeyctl.check import CheckReport, evaluate
 from journeyctl.columns import LINE, SOURCE, TS, USER
 from journeyctl.config.loading import load_config
@@ -103,6 +103,8 @@ def analyze(
             ),
         }
     )
+    if control is not None:
+        require_control(result.breakdowns, control)
     written = [write_user_list(facts, spec, open_window=open_window, inputs=inputs) for spec in exports]
     return result.model_copy(update={"user_exports": written})
 
@@ -278,9 +280,6 @@ def check(
     kpis_named = [*journey.kpis, *extra]
     wanted = [k.metric.split(".")[1].split(SEPARATOR) for k in kpis_named if k.metric.startswith("by.")]
     by = list({SEPARATOR.join(c): c for c in [*journey.breakdowns.by, *wanted]}.values())
-    return evaluate(
-        analyze(events, journey, by=by, exclude_pending=exclude_pending),
-        journey.kpis,
-        extra=extra,
-        fail_on=fail_on,
-    )
+    # no top N here: a KPI may name any value that occurs
+    result = analyze(events, journey, by=by, top=UNFOLDED if by else None, exclude_pending=exclude_pending)
+    return evaluate(result, journey.kpis, extra=extra, fail_on=fail_on)

@@ -17,7 +17,7 @@ import polars as pl
 
 from journeyctl.compare import ALPHA, direction
 from journeyctl.config.models import Breakdowns, JourneyConfig
-from journeyctl.errors import InputError, UsageError
+from journeyctl.errors import UsageError
 from journeyctl.kernel import Levels
 from journeyctl.result import (
     Breakdown,
@@ -36,6 +36,7 @@ OTHER = "(other)"  # values beyond the top N
 SEPARATOR = "/"  # joins two columns (and their values) of a combined breakdown
 PREFIX = "by:"  # facts column holding a property's attributed value
 RULES = ("first_touch", "last_touch")
+UNFOLDED = 2**31  # a top that keeps every value
 StageCountsFn = Callable[[pl.DataFrame], list[BreakdownStage]]
 
 
@@ -64,6 +65,10 @@ def breakdown_settings(
                 where="--by",
                 hint="repeat --by at most twice: --by channel --by segment",
             )
+        if len(set(columns)) < len(columns):
+            raise UsageError(
+                f"--by {columns[0]} is given twice", where="--by", hint="combine two different columns"
+            )
         for column in columns:
             if column not in properties:
                 raise UsageError(
@@ -71,6 +76,13 @@ def breakdown_settings(
                     where="--by",
                     hint=f"mapped properties: {mapped} (add others to columns.properties)",
                 )
+    if not entries and (attribution is not None or top is not None):
+        option = "--attribution" if attribution is not None else "--top"
+        raise UsageError(
+            f"{option} has no breakdown to apply to",
+            where=option,
+            hint="name a column with --by COLUMN, or list `breakdowns:` in the config",
+        )
     rule = attribution or settings.attribution
     ids = [stage.id for stage in journey.stages]
     if rule not in (*RULES, *ids):
@@ -167,13 +179,6 @@ def breakdown_results(
         labelled = entered.with_columns(label_expr(columns, step=step).alias("value"))
         control = settings.control.get(column)
         keep, folded = _kept_values(labelled, top=settings.top, control=control)
-        if control is not None and control not in keep:
-            present = ", ".join(keep) or "none"
-            raise InputError(
-                f"the control {control!r} is not a value of {column} in this data",
-                where=f"breakdowns.control.{column}",
-                hint=f"values present: {present}",
-            )
         value = pl.col("value")
         labelled = labelled.with_columns(pl.when(value.is_in(keep)).then(value).otherwise(pl.lit(OTHER)))
         names = keep + ([OTHER] if folded else [])
@@ -231,10 +236,13 @@ def segment_tests(
     step conversion into each stage from index ``first_tested`` on, and (when
     ``overall_tested`` and there are more than two stages, else it is the one step) the
     overall conversion, of each value against every other unit (``overall`` minus the value)
-    or against ``control``'s units. ``(other)`` and the control are not tested. The family
-    of the Benjamini–Hochberg adjustment is every test returned here.
+    or against ``control``'s units (nothing is tested when the control has no units). ``(other)``
+    and the control are not tested. The family of the Benjamini–Hochberg adjustment is every
+    test returned here.
     """
     n = len(overall)
+    if control is not None and control not in units:
+        return {}
     tests: list[tuple[str, int, tuple[int, int, int, int]]] = []
     for name, mine in units.items():
         if name in (OTHER, control):
@@ -291,7 +299,7 @@ def segment_pain_points(breakdowns: Sequence[Breakdown], stage_ids: Sequence[str
     significantly worse than its comparison group, the reason naming the value."""
     flags: dict[int, list[str]] = {}
     for breakdown in breakdowns:
-        than = "" if breakdown.control is None else f" than control {breakdown.control}"
+        than = "" if breakdown.control is None else f" than {breakdown.column}={breakdown.control}"
         for value in breakdown.values:
             for k, stage in enumerate(value.stages):
                 test = stage.significance
@@ -312,3 +320,16 @@ def segment_pain_points(breakdowns: Sequence[Breakdown], stage_ids: Sequence[str
 def q_text(q: float) -> str:
     """``q=0.003``; ``q<0.001`` below that (more digits would claim precision the test lacks)."""
     return "q<0.001" if q < 0.001 else f"q={q:.2g}"
+
+
+def require_control(breakdowns: Sequence[Breakdown], control: str) -> None:
+    """Raise ``UsageError`` when a control asked for by name does not occur, listing the values."""
+    for breakdown in breakdowns:
+        present = [v.value for v in breakdown.values]
+        if control not in present:
+            more = f" and {len(present) - 20} more" if len(present) > 20 else ""
+            raise UsageError(
+                f"the control {control!r} is not a value of {breakdown.column} in this data",
+                where="--control",
+                hint=f"values present: {', '.join(present[:20]) or 'none'}{more}",
+            )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -131,9 +132,12 @@ def resolve(data: Mapping[str, Any], metric: str) -> float:
         values = breakdowns[0].get("values", [])
         match = next((v for v in values if rest.startswith(f"{v.get('value')}.")), None)
         if match is None:
-            present = ", ".join(str(v.get("value")) for v in values) or "none"
+            names = [str(v.get("value")) for v in values]
+            present = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+            named = re.fullmatch(r"(.*?)\.(stages\.[^.]+\.[^.]+|[^.]+)", rest)
+            value = named.group(1) if named else rest
             raise Uncomputable(
-                f"no user has {column} {rest.rsplit('.', 1)[0]!r} in this data; values present: {present}"
+                f"no user has {column} {value!r} in this data; values present: {present or 'none'}"
             )
         node, parts = match, rest.removeprefix(f"{match['value']}.").split(".")
         data = match

@@ -279,6 +279,12 @@ def _breakdown_problems(config: JourneyConfig, mapped: str) -> typing.Iterator[t
     properties = config.columns.properties
     settings = config.breakdowns
     for index, columns in enumerate(settings.by):
+        if len(set(columns)) < len(columns):
+            yield (
+                ("breakdowns", "by", index),
+                f"{columns[0]!r} is combined with itself",
+                "combine two columns",
+            )
         for c_index, column in enumerate(columns):
             if column not in properties:
                 loc: Loc = ("breakdowns", "by", index) + ((c_index,) if len(columns) > 1 else ())

@@ -51,7 +51,8 @@ def render_table(result: AnalysisResult, *, width: int | None = None, color: boo
         parts.append(_pending_note(result))
     if result.pain_points:
         parts.append(_pain_points(result))
-    for breakdown in result.breakdowns:
+    for index, breakdown in enumerate(result.breakdowns):
+        parts += [Text("")] if index else []
         parts += _breakdown(result, breakdown)
     if result.after_drop_off is not None:
         parts.append(_after_drop_off(result))
@@ -188,24 +189,34 @@ def _pain_points(result: AnalysisResult) -> Text:
 def _breakdown(result: AnalysisResult, breakdown: Breakdown) -> list[Text | Table]:
     """A breakdown as a compact table: a row per value and the overall row, a column per
     stage with units and conversion from the start, ▼/▲ on a significant step."""
-    rule = breakdown.attribution.replace("_", " ")
-    against = "the rest" if breakdown.control is None else f"control {breakdown.control}"
+    rules = {"first_touch": "first touch", "last_touch": "last touch"}
+    ids = [s.id for s in result.stages]
+    rule = (
+        rules.get(breakdown.attribution)
+        or f"value at {result.stages[ids.index(breakdown.attribution)].label}"
+    )
+    against = "the rest" if breakdown.control is None else f"{breakdown.column}={breakdown.control}"
     title = Text(f"By {safe(breakdown.column)}", style="bold")
-    title.append(f" ({rule} attribution; ▼/▲ significantly worse/better than {safe(against)})", style="dim")
+    title.append(f" ({safe(rule)}; ▼/▲ significantly worse/better than {safe(against)})", style="dim")
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
-    table.add_column(safe(breakdown.column), no_wrap=True, max_width=28)
+    table.add_column(safe(breakdown.column), max_width=28, overflow="fold")
     for stage in result.stages:
-        table.add_column(Text(safe(stage.label)), justify="right", no_wrap=True)
+        table.add_column(Text(safe(stage.label)), justify="right")  # narrow: "units" over "%"
     for index, value in enumerate(breakdown.values):
         cells = [_cell(s.users, s.from_start, s.significance) for s in value.stages]
+        cells[0] = Text(f"{value.users:,}")  # every row starts at 100%
         last = index == len(breakdown.values) - 1
         table.add_row(Text(safe(value.value), style="bold"), *cells, end_section=last)
-    table.add_row(Text("overall", style="bold"), *(_cell(s.users, s.from_start, None) for s in result.stages))
+    overall = [_cell(s.users, s.from_start, None) for s in result.stages]
+    table.add_row(Text("overall", style="bold"), Text(f"{result.stages[0].users:,}"), *overall[1:])
     parts: list[Text | Table] = [title, table]
     notes = []
     if breakdown.folded_values:
         notes.append(f"{plural(breakdown.folded_values, 'value')} beyond the top {breakdown.top} in (other)")
-    notes.append(f"no test below {breakdown.min_sample} {result.unit} per group")
+    if breakdown.control is not None and all(v.value != breakdown.control for v in breakdown.values):
+        notes.append(f"{safe(breakdown.column)}={safe(breakdown.control)} does not occur: nothing is tested")
+    else:
+        notes.append(f"no test below {breakdown.min_sample} {result.unit} per group")
     parts.append(Text(" · ".join(notes), style="dim"))
     return parts
 
