@@ -42,7 +42,8 @@ def drop_off_stage(journey: JourneyConfig, stage_id: str, *, where: str = "--aft
 
 
 def units_expr(kind: ListKind, stage: int, *, open_window: pl.Expr) -> pl.Expr:
-    """True for the units that ``kind`` stage ``stage`` (1-based) in a funnel facts frame."""
+    """True for the units of a funnel facts frame that a ``kind`` list of stage ``stage``
+    (1-based) selects."""
     if kind == "reached":
         return pl.col("level") >= stage
     at_stage = pl.col("level") == stage
