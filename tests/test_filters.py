@@ -262,3 +262,12 @@ def test_entry_range_agrees_with_the_definition(events: pl.DataFrame, data: st.D
     result = analyze(events, OVERLAPPING, since=since, until=until)
     expected = reference.users_per_stage_entering_in(events.rows(named=True), OVERLAPPING, since, until)
     assert [s.users for s in result.stages] == expected
+
+
+def test_the_entry_range_is_reported_in_the_journeys_time_zone() -> None:
+    result = analyze(BERLIN_EVENTS, STORE, since="2026-10-25", until="2026-10-25", where=["value != 0"])
+    assert result.model_dump(mode="json")["filters"] == {
+        "where": ["value != 0"],
+        "since": "2026-10-25T00:00:00+02:00",
+        "until": "2026-10-26T00:00:00+01:00",
+    }
