@@ -142,3 +142,121 @@ def cart_abandonment(rows: Sequence[Row], journey: JourneyConfig) -> float | Non
             carts += 1
             purchased += any(r["ts"] >= min(adds) for r in session if r["event"] in journey.cart.purchase)
     return (carts - purchased) / carts if carts else None
+
+
+def passes(row: Row, filters: Sequence[tuple[str, Condition]]) -> bool:
+    """``--where``: a row is kept when its property passes every (column, condition)."""
+    return all(condition_holds(row.get(column), condition) for column, condition in filters)
+
+
+def pending_at(rows: Sequence[Row], journey: JourneyConfig, level: int, data_end: datetime) -> bool:
+    """A user at ``level`` (≥ 1) is pending at the next stage when their latest entry's window
+    is still open at the end of the data."""
+    latest = max(r["ts"] for r in rows if 0 in stages_of(r, journey))
+    return level >= 1 and latest + journey.funnel.window > data_end
+
+
+def stage_table(
+    rows: Sequence[Row], journey: JourneyConfig, *, data_end: datetime, exclude_pending: bool
+) -> list[dict[str, Any]]:
+    """Per stage: users, lost, pending, conversion and from_start, counting each user's fate
+    at each stage: reached, pending (never reached it, window open at ``data_end``) or lost."""
+    fates: list[tuple[int, bool]] = []  # (level, pending at the next stage)
+    for user_rows in by_user(rows).values():
+        level = best_path(user_rows, journey)[0]
+        fates.append((level, level > 0 and pending_at(user_rows, journey, level, data_end)))
+    out = []
+    for k in range(1, len(journey.stages) + 1):
+        users = sum(level >= k for level, _ in fates)
+        pending = sum(level == k - 1 and waiting for level, waiting in fates) if k > 1 else 0
+        # users whose fate at k is unknown: pending at some stage up to k
+        unknown = sum(waiting and 1 <= level < k for level, waiting in fates) if exclude_pending else 0
+        before = sum(level >= k - 1 for level, _ in fates) - (pending if exclude_pending else 0)
+        first = sum(level >= 1 for level, _ in fates) - unknown
+        out.append(
+            {
+                "users": users,
+                "pending": pending,
+                "lost": before - users if k > 1 else None,
+                "conversion": (users / before if before else None) if k > 1 else None,
+                "from_start": users / first if first else None,
+            }
+        )
+    return out
+
+
+def next_events(rows: Sequence[Row], journey: JourneyConfig, stage: int) -> dict[str | None, int]:
+    """For users at level ``stage`` whose window closed: the event at the earliest time
+    strictly after the last step of their reported path (the smallest name at that time), or
+    None; counted."""
+    data_end = max(r["ts"] for r in rows)
+    counts: dict[str | None, int] = defaultdict(int)
+    for user_rows in by_user(rows).values():
+        level, _, t_last = best_path(user_rows, journey)
+        if level != stage or pending_at(user_rows, journey, level, data_end):
+            continue
+        assert t_last is not None
+        later = sorted((r["ts"], r["event"]) for r in user_rows if r["ts"] > t_last)
+        counts[later[0][1] if later else None] += 1
+    return dict(counts)
+
+
+def all_paths(rows: Sequence[Row], journey: JourneyConfig) -> list[tuple[int, ...]]:
+    """Every path as row indices: distinct rows filling steps 1..k in time order, the last
+    within the window of the first."""
+    n = len(journey.stages)
+    window = journey.funnel.window
+    matched = [stages_of(row, journey) for row in rows]
+    found: list[tuple[int, ...]] = []
+
+    def extend(path: tuple[int, ...]) -> None:
+        found.append(path)
+        if len(path) == n:
+            return
+        t1, prev = rows[path[0]]["ts"], rows[path[-1]]["ts"]
+        for i, row in enumerate(rows):
+            if i not in path and len(path) in matched[i] and row["ts"] >= prev and row["ts"] - t1 <= window:
+                extend((*path, i))
+
+    for i in range(len(rows)):
+        if 0 in matched[i]:
+            extend((i,))
+    return found
+
+
+def reported_paths(rows: Sequence[Row], journey: JourneyConfig) -> list[tuple[int, ...]]:
+    """The paths that may be the reported one: the user's level, the earliest last step,
+    then the latest entry, then every step at its earliest time (one time vector; rows
+    sharing a timestamp may fill it in several ways)."""
+    paths = all_paths(rows, journey)
+    if not paths:
+        return []
+    level = max(len(p) for p in paths)
+
+    def times(path: tuple[int, ...]) -> list[datetime]:
+        return [rows[i]["ts"] for i in path]
+
+    best = [p for p in paths if len(p) == level]
+    best = [p for p in best if times(p)[-1] == min(times(q)[-1] for q in best)]
+    best = [p for p in best if times(p)[0] == max(times(q)[0] for q in best)]
+    earliest = min(times(p) for p in best)
+    return [p for p in best if times(p) == earliest]
+
+
+def attributed(rows: Sequence[Row], journey: JourneyConfig, column: str, attribution: str) -> set[str]:
+    """The values a user may be attributed to: read on the entry row (``first_touch``), the
+    last step's row (``last_touch``) or a stage's row of any admissible reported path;
+    ``(none)`` for an empty value, ``(not reached)`` below the stage; empty when the user
+    never entered."""
+    ids = [stage.id for stage in journey.stages]
+    values: set[str] = set()
+    for path in reported_paths(rows, journey):
+        step = {"first_touch": 0, "last_touch": len(path) - 1}.get(attribution)
+        if step is None:
+            step = ids.index(attribution)
+        if step >= len(path):
+            values.add("(not reached)")
+            continue
+        value = rows[path[step]].get(column)
+        values.add("(none)" if value is None else str(value))
+    return values

@@ -409,3 +409,12 @@ def test_a_layout_detected_on_the_sample_leaves_other_rows_to_the_full_parser(tm
     frame = read_events([source], load_config(TINY_YAML))
     assert frame.height == 301
     assert frame["ts"][-1] == datetime(2026, 1, 5, 10, tzinfo=UTC)
+
+
+def test_in_memory_frame_keeps_aware_timestamps_and_reads_naive_ones_in_the_zone() -> None:
+    # an aware 22:00 UTC stays 22:00 UTC under a Berlin config; a naive 22:00 is Berlin time
+    config = parse_config("timezone: Europe/Berlin\nstages: [{id: a, match: [{events: [a]}]}]", "j.yaml")
+    aware = pl.DataFrame({"user_id": ["u"], "ts": [datetime(2026, 10, 24, 22, tzinfo=UTC)], "event": ["a"]})
+    naive = aware.with_columns(pl.col("ts").dt.replace_time_zone(None))
+    assert analyze(aware, config).first_event_at == datetime(2026, 10, 24, 22, tzinfo=UTC)
+    assert analyze(naive, config).first_event_at == datetime(2026, 10, 24, 20, tzinfo=UTC)

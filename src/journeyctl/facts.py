@@ -17,10 +17,12 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from journeyctl.breakdown import attributed_values
 from journeyctl.columns import EVENT, ROW, SESSION, STAGE_MASK, TS, USER
 from journeyctl.commerce import basket_facts, buyer_facts
 from journeyctl.config.models import JourneyConfig
 from journeyctl.errors import ConfigError
+from journeyctl.followup import next_event_column
 from journeyctl.kernel import Levels, ordered_levels
 from journeyctl.ordering import user_time_order
 from journeyctl.sessions import session_facts, sessionize
@@ -29,7 +31,9 @@ from journeyctl.stages import assign_stages, restrict_entries
 
 @dataclass(frozen=True)
 class Facts:
-    funnel: pl.DataFrame  # per user: user_id, level, last_entry, t0… (µs)
+    funnel: (
+        pl.DataFrame
+    )  # per user: user_id, level, last_entry, t0… (µs), by:<column> (breakdowns)[, next_event]
     sessions: pl.DataFrame  # per session: events, start, landing_channel, landing_stage, bounced
     baskets: pl.DataFrame  # per cart unit: started, carts, purchased_carts, checkouts, purchased_checkouts
     buyers: pl.DataFrame  # per buyer: purchases, first, in_time
@@ -106,9 +110,11 @@ def user_facts(
     *,
     entries_since: datetime | None = None,
     entries_until: datetime | None = None,
+    next_events: bool = False,
 ) -> Facts:
     """The facts of the users in ``frame`` (canonical events, any order); funnel entries are
-    limited to [entries_since, entries_until) when given (steps may come later)."""
+    limited to [entries_since, entries_until) when given (steps may come later). With
+    ``next_events`` the funnel facts gain ``next_event``: what followed each unit's last step."""
     require_supported(journey)
     events = prepare_events(frame, journey, entries_since=entries_since, entries_until=entries_until)
     window_us = micros(journey.funnel.window.total_seconds())
@@ -128,8 +134,14 @@ def user_facts(
             buyer_facts(lazy, cart=journey.cart),
         ]
     )
+    # attributed values are read from ``frame``: the prepared events carry no property text
+    source_rows = events[ROW].to_numpy().astype(np.int64)
+    in_frame = levels._replace(rows=np.where(levels.rows >= 0, source_rows[levels.rows], -1))
+    funnel = levels_frame(levels).insert_column(0, users).hstack(attributed_values(frame, in_frame, journey))
+    if next_events:
+        funnel = funnel.with_columns(next_event_column(events, levels).cast(pl.String))
     return Facts(
-        funnel=levels_frame(levels).insert_column(0, users),
+        funnel=funnel,
         sessions=sessions.select("events", "start", "landing_channel", "landing_stage", "bounced"),
         baskets=baskets,
         buyers=buyers,

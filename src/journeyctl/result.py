@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 SCHEMA_VERSION = 1
 
-PainKind = Literal["drop_off_limit", "biggest_leak", "slowest_transition", "conversion_fell"]
+PainKind = Literal["drop_off_limit", "biggest_leak", "slowest_transition", "conversion_fell", "segment_worse"]
 
 
 class Frozen(BaseModel):
@@ -26,7 +26,7 @@ def rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-class StageResult(Frozen):
+class StageMetrics(Frozen):
     id: str
     label: str
     users: int
@@ -41,8 +41,52 @@ class StageResult(Frozen):
     min_time_to_convert_s: float | None
     max_time_to_convert_s: float | None
     median_time_from_entry_s: float | None
+
+
+class StageResult(StageMetrics):
     pain_point: bool
     pain_point_reasons: list[str]
+
+
+class SegmentTest(Frozen):
+    """A breakdown value's conversion against its comparison group (docs/metrics.md)."""
+
+    against: str  # "rest" (every other unit) or "control" (the control value's units)
+    rate: float | None
+    interval: tuple[float, float] | None  # 95% Wilson
+    other_rate: float | None
+    other_interval: tuple[float, float] | None
+    difference: float | None  # rate - other_rate
+    direction: Literal["better", "worse", "same", "n/a"]
+    test: Literal["z", "fisher"] | None  # None: a group is below the minimum sample
+    p_value: float | None
+    q_value: float | None  # Benjamini–Hochberg over every test of the breakdown
+    significant: bool  # q_value < 0.05
+
+
+class BreakdownStage(StageMetrics):
+    significance: SegmentTest | None  # the step conversion into this stage; None when not tested
+
+
+class BreakdownValue(Frozen):
+    value: str  # the property value, "(none)", "(not reached)" or "(other)"
+    users: int  # units entered (reached stage 1) attributed to this value
+    share: float | None  # of all units entered
+    overall_conversion: float | None
+    overall_significance: SegmentTest | None
+    stages: list[BreakdownStage]
+
+
+class Breakdown(Frozen):
+    column: str  # the property, or two joined by "/" (their combinations are the values)
+    columns: list[str]
+    attribution: str  # first_touch, last_touch or a stage id
+    against: Literal["rest", "control"]
+    control: str | None
+    top: int
+    min_sample: int
+    folded_values: int  # distinct values beyond the top folded into "(other)"
+    values: list[BreakdownValue]
 
 
 class PainPoint(Frozen):
@@ -80,6 +124,53 @@ class DataQuality(Frozen):
         )
 
 
+class Filters(Frozen):
+    """What the analysis was limited to (``--where``, ``--since``, ``--until``)."""
+
+    where: list[str] = []  # property filters on event rows, all of which a row passes
+    since: datetime | None = None  # funnel entries at or after (in the journey's time zone)
+    until: datetime | None = None  # funnel entries before
+
+    @property
+    def applied(self) -> bool:
+        return bool(self.where) or self.since is not None or self.until is not None
+
+
+class NextEvent(Frozen):
+    """One line of what units did after dropping off: an event, none, or the rest folded."""
+
+    kind: Literal["event", "none", "other"]  # none: no further events; other: the rarer ones
+    event: str | None  # the event name (kind event only)
+    units: int
+    share: float | None  # of the units that dropped off
+
+
+class AfterDropOff(Frozen):
+    """The next event after the last step of units that reached ``stage`` but not
+    ``next_stage`` and are not pending (their window closed)."""
+
+    stage: str
+    next_stage: str
+    units: int  # units that dropped off there
+    pending: int  # left out: their window is still open
+    next_events: list[NextEvent]  # most frequent first (ties by name), then other
+
+
+class UserExport(Frozen):
+    """A list of the user ids behind a number, written for follow-up (``--export-users``)."""
+
+    kind: Literal["reached", "dropped", "pending"]
+    stage: str
+    path: str
+    users: int
+
+    @property
+    def selection(self) -> str:
+        """Who is on the list, in words: "dropped off after consideration"."""
+        verb = {"reached": "reached", "dropped": "dropped off after", "pending": "pending after"}
+        return f"{verb[self.kind]} {self.stage}"
+
+
 class AnalysisResult(Frozen):
     schema_version: int = SCHEMA_VERSION
     journey: str
@@ -110,7 +201,12 @@ class AnalysisResult(Frozen):
     repeat_purchase_rate: float | None
     repeat_rule: str
     pain_points: list[PainPoint]
+    breakdowns: list[Breakdown] = []
     data_quality: DataQuality = DataQuality()
+    filters: Filters = Filters()
+    exclude_pending: bool = False  # pending units left out of conversion, lost and drop-off
+    after_drop_off: AfterDropOff | None = None
+    user_exports: list[UserExport] = []
 
     def stage(self, stage_id: str) -> StageResult:
         return next(s for s in self.stages if s.id == stage_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 
 from rich import box
 from rich.console import Group
@@ -26,7 +27,7 @@ from journeyctl.render.text import (
     verdict,
 )
 from journeyctl.report import Report
-from journeyctl.result import AnalysisResult
+from journeyctl.result import AnalysisResult, Breakdown, SegmentTest
 
 BAR_WIDTH = 12
 SHORT = {
@@ -34,15 +35,27 @@ SHORT = {
     "biggest_leak": "biggest leak",
     "slowest_transition": "slowest",
     "conversion_fell": "conversion fell",
+    "segment_worse": "segment worse",
 }
+SIGNIFICANT = {"better": "▲", "worse": "▼"}
 
 
 def render_table(result: AnalysisResult, *, width: int | None = None, color: bool = False) -> str:
     out = io.StringIO()
     console = text_console(out, width=width, color=color)
-    parts: list[Text | Table] = [_title(result), _funnel(result, width or 120)]
+    parts: list[Text | Table | Group] = [_title(result)]
+    if result.filters.applied:
+        parts.append(_scope(result))
+    parts.append(_funnel(result, width or 120))
+    if any(s.pending for s in result.stages):
+        parts.append(_pending_note(result))
     if result.pain_points:
         parts.append(_pain_points(result))
+    for index, breakdown in enumerate(result.breakdowns):
+        parts += [Text("")] if index else []
+        parts += _breakdown(result, breakdown)
+    if result.after_drop_off is not None:
+        parts.append(_after_drop_off(result))
     parts += [_metrics(result), _headline(result)]
     if result.data_quality.has_findings:
         parts.append(_data_quality(result))
@@ -72,10 +85,12 @@ def _funnel(result: AnalysisResult, width: int) -> Table:
     table.add_column(result.unit.capitalize(), justify="right", no_wrap=True)
     if show_bar:
         table.add_column("", no_wrap=True)
-    for header in ("Step", "From start", "Lost", "Drop-off", "Median"):
+    for header in ("Step", "From start", "Lost"):
         table.add_column(header, justify="right", no_wrap=True)
     if has_pending:
         table.add_column("Pending", justify="right", no_wrap=True)
+    for header in ("Drop-off", "Median"):
+        table.add_column(header, justify="right", no_wrap=True)
     if show_flags:
         table.add_column("Pain point", min_width=10)
     top = max((s.users for s in result.stages), default=0)
@@ -92,15 +107,73 @@ def _funnel(result: AnalysisResult, width: int) -> Table:
             percent(stage.conversion),
             percent(stage.from_start),
             "–" if stage.lost is None else f"{stage.lost:,}",
-            percent(stage.drop_off),
-            format_duration(stage.median_time_to_convert_s),
         ]
         if has_pending:
             row.append(f"{stage.pending:,}" if stage.pending else "")
+        row += [percent(stage.drop_off), format_duration(stage.median_time_to_convert_s)]
         if show_flags:
-            row.append(Text(", ".join(SHORT[k] for k in kinds.get(stage.id, [])), style="bold red"))
+            flags = dict.fromkeys(kinds.get(stage.id, []))  # one word per kind, however many segments
+            row.append(Text(", ".join(SHORT[k] for k in flags), style="bold red"))
         table.add_row(*row)
     return table
+
+
+def _scope(result: AnalysisResult) -> Text:
+    """One line naming what the numbers are limited to (--where, --since, --until)."""
+    filters, facts = result.filters, []
+    if filters.where:
+        facts.append("where " + " and ".join(safe(w) for w in filters.where))
+    bounds = [f"from {_moment(filters.since)}"] if filters.since is not None else []
+    bounds += [f"before {_moment(filters.until)}"] if filters.until is not None else []
+    if bounds:
+        facts.append("entries " + ", ".join(bounds))
+    return Text("Filtered: " + " · ".join(facts), style="dim")
+
+
+def _moment(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} {moment.tzname() or ''}".rstrip()
+
+
+def _pending_note(result: AnalysisResult) -> Text:
+    use = (
+        "left out of Step, From start, Lost and Drop-off (--exclude-pending)"
+        if result.exclude_pending
+        else "counted in Lost; --exclude-pending leaves them out"
+    )
+    end = "" if result.last_event_at is None else f" ({result.last_event_at:%Y-%m-%d %H:%M})"
+    text = Text("Pending", style="bold")
+    text.append(
+        f" = {result.unit} not at the stage yet whose window is still open at the end of the data{end},"
+        f" so they may still convert: {use}.",
+        style="dim",
+    )
+    return text
+
+
+def _after_drop_off(result: AnalysisResult) -> Group:
+    after = result.after_drop_off
+    assert after is not None
+    stage, next_stage = result.stage(after.stage), result.stage(after.next_stage)
+    gap = "" if result.pain_points and not result.breakdowns else "\n"  # pain points end with one
+    title = Text(f"{gap}After {safe(stage.label)}, not {safe(next_stage.label)}", style="bold")
+    dropped = plural(after.units, result.unit.rstrip("s"))
+    title.append(f": the next event of {dropped} who dropped off" if after.units else ": nobody dropped off")
+    if after.pending:
+        title.append(f" ({after.pending:,} pending left out)", style="dim")
+    if not after.units:
+        return Group(title, Text(""))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("Next event", max_width=40)
+    table.add_column(result.unit.capitalize(), justify="right", no_wrap=True)
+    table.add_column("Share", justify="right", no_wrap=True)
+    for line in after.next_events:
+        label = {
+            "event": Text(safe(line.event or "")),
+            "none": Text("(no further events)", style="italic"),
+            "other": Text("(other events)", style="italic"),
+        }[line.kind]
+        table.add_row(label, f"{line.units:,}", percent(line.share))
+    return Group(title, table, Text(""))
 
 
 def _pain_points(result: AnalysisResult) -> Text:
@@ -109,8 +182,51 @@ def _pain_points(result: AnalysisResult) -> Text:
         stage, before = result.stage(pain.stage), result.stage(pain.from_stage)
         lines.append("  ▲ ", style="red")
         lines.append(f"{safe(before.label)} → {safe(stage.label)}", style="bold")
-        lines.append(f": {'; '.join(pain.reasons)}\n")
+        lines.append(f": {safe('; '.join(pain.reasons))}\n")
     return lines
+
+
+def _breakdown(result: AnalysisResult, breakdown: Breakdown) -> list[Text | Table]:
+    """A breakdown as a compact table: a row per value and the overall row, a column per
+    stage with units and conversion from the start, ▼/▲ on a significant step."""
+    rules = {"first_touch": "first touch", "last_touch": "last touch"}
+    ids = [s.id for s in result.stages]
+    rule = (
+        rules.get(breakdown.attribution)
+        or f"value at {result.stages[ids.index(breakdown.attribution)].label}"
+    )
+    against = "the rest" if breakdown.control is None else f"{breakdown.column}={breakdown.control}"
+    title = Text(f"By {safe(breakdown.column)}", style="bold")
+    title.append(f" ({safe(rule)}; ▼/▲ significantly worse/better than {safe(against)})", style="dim")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+    table.add_column(safe(breakdown.column), max_width=28, overflow="fold")
+    for stage in result.stages:
+        table.add_column(Text(safe(stage.label)), justify="right")  # narrow: "units" over "%"
+    for index, value in enumerate(breakdown.values):
+        cells = [_cell(s.users, s.from_start, s.significance) for s in value.stages]
+        cells[0] = Text(f"{value.users:,}")  # every row starts at 100%
+        last = index == len(breakdown.values) - 1
+        table.add_row(Text(safe(value.value), style="bold"), *cells, end_section=last)
+    overall = [_cell(s.users, s.from_start, None) for s in result.stages]
+    table.add_row(Text("overall", style="bold"), Text(f"{result.stages[0].users:,}"), *overall[1:])
+    parts: list[Text | Table] = [title, table]
+    notes = []
+    if breakdown.folded_values:
+        notes.append(f"{plural(breakdown.folded_values, 'value')} beyond the top {breakdown.top} in (other)")
+    if breakdown.control is not None and all(v.value != breakdown.control for v in breakdown.values):
+        notes.append(f"{safe(breakdown.column)}={safe(breakdown.control)} does not occur: nothing is tested")
+    else:
+        notes.append(f"no test below {breakdown.min_sample} {result.unit} per group")
+    parts.append(Text(" · ".join(notes), style="dim"))
+    return parts
+
+
+def _cell(units: int, from_start: float | None, test: SegmentTest | None) -> Text:
+    cell = Text(f"{units:,} {percent(from_start)}")
+    if test is not None and test.significant:
+        style = "bold red" if test.direction == "worse" else "bold green"
+        cell.append(SIGNIFICANT[test.direction], style=style)
+    return cell
 
 
 def _metrics(result: AnalysisResult) -> Text:
