@@ -5,5 +5,6 @@ TS = "ts"
 EVENT = "event"
 SESSION = "session_id"
 STAGE_MASK = "stage_mask"  # bit i set: the row matches stage i
+EXCLUDED = "excluded_mask"  # bit x set: the row matches funnel.exclude[x]
 SOURCE = "_source"  # index of the file a row came from
 LINE = "_line"  # 1-based line (row + header) inside that file

@@ -8,24 +8,28 @@ data; what does (pending users, the repeat-purchase cohort) is decided at aggreg
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
-from journeyctl.columns import SESSION, STAGE_MASK, TS, USER
+from journeyctl.columns import EXCLUDED, SESSION, STAGE_MASK, TS, USER
 from journeyctl.commerce import basket_facts, buyer_facts
 from journeyctl.config.models import JourneyConfig
 from journeyctl.errors import ConfigError
-from journeyctl.kernel import Levels, ordered_levels
+from journeyctl.kernel import INF, NOT_REACHED, Constraints, Levels, constrained_levels, ordered_levels
 from journeyctl.sessions import session_facts, sessionize
-from journeyctl.stages import assign_stages, restrict_entries
+from journeyctl.stages import assign_stages, mark_exclusions, restrict_entries
+
+ROW = "_row"  # a row's index in the prepared events frame
 
 
 @dataclass(frozen=True)
 class Facts:
-    funnel: pl.DataFrame  # per user: user_id, level, last_entry, t0… (µs)
+    funnel: pl.DataFrame  # per unit: user_id, session or hold columns, level, last_entry, t0…
     sessions: pl.DataFrame  # per session: events, start, landing_channel, landing_stage, bounced
     baskets: pl.DataFrame  # per cart unit: started, carts, purchased_carts, checkouts, purchased_checkouts
     buyers: pl.DataFrame  # per buyer: purchases, first, in_time
@@ -33,6 +37,8 @@ class Facts:
     users: int
     first_ts: datetime | None
     last_ts: datetime | None
+    excluded_by: list[int] = field(default_factory=list)  # per funnel.exclude rule: units it alone lowers
+    excluded_units: int = 0  # units lowered (keep_best) or removed (drop_user) by all the rules
 
 
 def micros(seconds: float) -> int:
@@ -52,6 +58,7 @@ def prepare_events(
         frame.lazy()
         .sort(pl.col(USER).cast(pl.Categorical).to_physical(), TS)  # integer codes sort ~2× faster
         .pipe(assign_stages, journey.stages)
+        .pipe(mark_exclusions, journey.funnel.exclude)
         .pipe(restrict_entries, since=entries_since, until=entries_until)
     )
     if SESSION not in frame.columns:
@@ -71,7 +78,7 @@ def user_facts(
     require_supported(journey)
     events = prepare_events(frame, journey, entries_since=entries_since, entries_until=entries_until)
     window_us = micros(journey.funnel.window.total_seconds())
-    levels = user_levels(events, n_stages=len(journey.stages), window_us=window_us)
+    units = unit_levels(events, journey)
     users = events[USER].filter((events[USER] != events[USER].shift(1)).fill_null(True))
     channel = "channel" if "channel" in journey.property_columns else None
     stage_ids = [stage.id for stage in journey.stages]
@@ -84,7 +91,7 @@ def user_facts(
         ]
     )
     return Facts(
-        funnel=levels_frame(levels).insert_column(0, users),
+        funnel=pl.concat([units.keys, levels_frame(units.levels)], how="horizontal"),
         sessions=sessions.select("events", "start", "landing_channel", "landing_stage", "bounced"),
         baskets=baskets,
         buyers=buyers,
@@ -92,29 +99,39 @@ def user_facts(
         users=users.len(),
         first_ts=events[TS].min() if events.height else None,  # type: ignore[arg-type]
         last_ts=events[TS].max() if events.height else None,  # type: ignore[arg-type]
+        excluded_by=units.excluded_by,
+        excluded_units=units.excluded_units,
     )
 
 
 def require_supported(journey: JourneyConfig) -> None:
     """Refuse config keys whose semantics this version does not compute yet, rather than
-    silently ignoring them."""
+    silently ignoring them, and exclusion spans the kernel cannot combine exactly."""
     funnel = journey.funnel
     unsupported = [
-        ("funnel.order", funnel.order != "ordered", f"order {funnel.order!r}"),
-        ("funnel.count", funnel.count != "users", f"counting by {funnel.count}"),
-        ("funnel.hold", bool(funnel.hold), "hold"),
-        ("funnel.exclude", bool(funnel.exclude), "exclusions"),
-        *(
-            (f"stages[{i}]", stage.within is not None or stage.after is not None, "within/after gaps")
-            for i, stage in enumerate(journey.stages)
-        ),
+        ("funnel.order", funnel.order == "any", f"order {funnel.order!r}"),
+        ("funnel.count", funnel.count == "entries", f"counting by {funnel.count}"),
     ]
     for path, used, what in unsupported:
         if used:
             raise ConfigError(
                 f"{path}: {what} is not supported by this version",
-                hint="remove it; the ordered funnel counting users is supported",
+                hint="use order ordered or strict, counting users or sessions (or hold)",
             )
+    spans = sorted(set(exclusion_spans(journey)))
+    for (a1, b1), (a2, b2) in itertools.combinations(spans, 2):
+        if a2 < b1 and a1 < b2:
+            ids = [stage.id for stage in journey.stages]
+            raise ConfigError(
+                f"funnel.exclude: the spans {ids[a1]}–{ids[b1]} and {ids[a2]}–{ids[b2]} overlap",
+                hint="exclusions may share both steps or touch end to start; split or merge the others",
+            )
+
+
+def exclusion_spans(journey: JourneyConfig) -> list[tuple[int, int]]:
+    """The (0-based) steps each ``funnel.exclude`` rule lies between."""
+    index = {stage.id: i for i, stage in enumerate(journey.stages)}
+    return [(index[rule.between[0]], index[rule.between[1]]) for rule in journey.funnel.exclude]
 
 
 def concat_facts(parts: list[Facts]) -> Facts:
@@ -130,17 +147,129 @@ def concat_facts(parts: list[Facts]) -> Facts:
         users=sum(p.users for p in parts),
         first_ts=min(firsts, default=None),
         last_ts=max(lasts, default=None),
+        excluded_by=[sum(counts) for counts in zip(*(p.excluded_by for p in parts), strict=True)],
+        excluded_units=sum(p.excluded_units for p in parts),
     )
 
 
 def user_levels(events: pl.DataFrame, *, n_stages: int, window_us: int) -> Levels:
-    """Run the kernel on ``events`` sorted by user and ts with a ``stage_mask`` column."""
-    users = events[USER]
-    new_user = (users != users.shift(1)).fill_null(True).to_numpy()
-    starts = np.append(np.flatnonzero(new_user), len(users)).astype(np.int64)
-    ts = events[TS].dt.epoch("us").to_numpy().astype(np.int64, copy=False)
-    mask = events[STAGE_MASK].to_numpy().astype(np.int64, copy=False)
-    return ordered_levels(starts, ts, mask, n_stages=n_stages, window_us=window_us)
+    """Run the ordered kernel on ``events`` sorted by user and ts with a ``stage_mask`` column."""
+    ts, mask = _kernel_columns(events)
+    return ordered_levels(unit_starts(events, [USER]), ts, mask, n_stages=n_stages, window_us=window_us)
+
+
+@dataclass(frozen=True)
+class UnitLevels:
+    keys: pl.DataFrame  # one row per unit: user_id, then the session or hold columns
+    levels: Levels  # rows index the prepared events frame (sorted by user, ts)
+    excluded_by: list[int]
+    excluded_units: int
+
+
+def unit_keys(journey: JourneyConfig) -> list[str]:
+    """The columns whose values make one counting unit."""
+    if journey.funnel.hold:
+        return [USER, *journey.funnel.hold]
+    return [USER, SESSION] if journey.funnel.count == "sessions" else [USER]
+
+
+def unit_levels(events: pl.DataFrame, journey: JourneyConfig) -> UnitLevels:
+    """The funnel of every unit of ``prepare_events`` output, under the journey's order,
+    gaps and exclusions.
+
+    A unit is a user, a user's session, or a user × hold value (rows with a null hold
+    value belong to no unit); its events are its own rows only. With exclusions, the
+    level counts only clean paths; ``drop_user`` removes (level 0) every unit whose clean
+    level is below its level without exclusions.
+    """
+    keys = unit_keys(journey)
+    frame, order = events, None
+    if keys != [USER]:
+        columns = [*keys, TS, STAGE_MASK, *([EXCLUDED] if EXCLUDED in events.columns else [])]
+        frame = events.select(columns).with_row_index(ROW).drop_nulls(keys).sort([*keys, ROW])
+        order = frame[ROW].to_numpy().astype(np.int64)
+    starts = unit_starts(frame, keys)
+    unit_rows = frame.select(keys).gather(starts[:-1])
+    ts, mask = _kernel_columns(frame)
+    excluded = frame[EXCLUDED].to_numpy().astype(np.int64) if EXCLUDED in frame.columns else None
+
+    def run(rules: list[int]) -> Levels:
+        levels = _run_kernel(starts, ts, mask, excluded, journey, rules)
+        if order is None:
+            return levels
+        rows = np.where(levels.rows >= 0, order[np.maximum(levels.rows, 0)], -1)
+        return levels._replace(rows=rows)
+
+    base = run([])
+    n_rules = len(journey.funnel.exclude)
+    if not n_rules:
+        return UnitLevels(unit_rows, base, [], 0)
+    alone = [run([x]) for x in range(n_rules)]
+    clean = alone[0] if n_rules == 1 else run(list(range(n_rules)))
+    lowered = clean.level < base.level
+    if journey.funnel.on_exclusion == "drop_user":
+        clean = Levels(
+            np.where(lowered, 0, clean.level).astype(np.int32),
+            np.where(lowered[:, None], NOT_REACHED, clean.path),
+            np.where(lowered[:, None], -1, clean.rows),
+            clean.last_entry,
+        )
+    excluded_by = [int((levels.level < base.level).sum()) for levels in alone]
+    return UnitLevels(unit_rows, clean, excluded_by, int(lowered.sum()))
+
+
+def unit_starts(frame: pl.DataFrame, keys: list[str]) -> npt.NDArray[np.int64]:
+    """Row offsets where each unit starts, plus the row count (rows grouped by unit)."""
+    new_unit = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys])
+    first = frame.select(new_unit.fill_null(True).alias("new"))["new"].to_numpy()
+    if len(first):
+        first[0] = True
+    return np.append(np.flatnonzero(first), len(first)).astype(np.int64)
+
+
+def _kernel_columns(frame: pl.DataFrame) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    ts = frame[TS].dt.epoch("us").to_numpy().astype(np.int64, copy=False)
+    mask = frame[STAGE_MASK].to_numpy().astype(np.int64, copy=False)
+    return ts, mask
+
+
+def _run_kernel(
+    starts: npt.NDArray[np.int64],
+    ts: npt.NDArray[np.int64],
+    mask: npt.NDArray[np.int64],
+    excluded: npt.NDArray[np.int64] | None,
+    journey: JourneyConfig,
+    rules: list[int],
+) -> Levels:
+    """The greedy kernel when nothing tightens the ordered funnel, else the exact programme;
+    ``rules`` are the ``funnel.exclude`` indices applied (rules with the same steps share
+    one span)."""
+    n_stages = len(journey.stages)
+    window_us = micros(journey.funnel.window.total_seconds())
+    within = [INF if s.within is None else micros(s.within.total_seconds()) for s in journey.stages]
+    after = [0 if s.after is None else micros(s.after.total_seconds()) for s in journey.stages]
+    strict = journey.funnel.order == "strict"
+    if not rules and not strict and set(within[1:]) <= {INF} and set(after[1:]) <= {0}:
+        return ordered_levels(starts, ts, mask, n_stages=n_stages, window_us=window_us)
+    spans = exclusion_spans(journey)
+    slots = sorted({spans[x] for x in rules})
+    slot_rows = np.zeros(len(ts), dtype=np.int64)
+    open_after = np.full(n_stages, -1, dtype=np.int64)
+    for s, (a, b) in enumerate(slots):
+        rule_bits = sum(1 << x for x in rules if spans[x] == (a, b))
+        assert excluded is not None
+        slot_rows |= ((excluded & rule_bits) != 0).astype(np.int64) << s
+        open_after[a:b] = s
+    rules_arrays = Constraints(
+        within_us=np.array(within, dtype=np.int64),
+        after_us=np.array(after, dtype=np.int64),
+        strict=strict,
+        excluded=slot_rows,
+        open_after=open_after,
+        opens=np.array([a for a, _ in slots], dtype=np.int64),
+        closes=np.array([b for _, b in slots], dtype=np.int64),
+    )
+    return constrained_levels(starts, ts, mask, rules_arrays, n_stages=n_stages, window_us=window_us)
 
 
 def levels_frame(levels: Levels) -> pl.DataFrame:

@@ -59,6 +59,15 @@ class BounceGroup(Frozen):
     bounce_rate: float | None
 
 
+class ExclusionResult(Frozen):
+    """One ``funnel.exclude`` rule and the units it touched: those whose level this rule
+    alone lowers (under ``drop_user``, the units it alone would remove)."""
+
+    events: list[str]
+    between: list[str]  # [stage id, stage id]
+    units_touched: int
+
+
 class DataQuality(Frozen):
     """What loading found: nothing is dropped without being counted here."""
 
@@ -83,8 +92,8 @@ class DataQuality(Frozen):
 class AnalysisResult(Frozen):
     schema_version: int = SCHEMA_VERSION
     journey: str
-    unit: str  # what one count is: users, sessions, entries
-    order: str
+    unit: str  # what one count is: users, sessions, or "<hold columns> values"
+    order: str  # ordered, strict
     window_s: float
     events: int  # rows analysed
     users: int  # distinct users in the data
@@ -111,6 +120,9 @@ class AnalysisResult(Frozen):
     repeat_rule: str
     pain_points: list[PainPoint]
     data_quality: DataQuality = DataQuality()
+    exclusions: list[ExclusionResult] = []
+    on_exclusion: str | None = None  # keep_best or drop_user, when there are exclusions
+    excluded_units: int = 0  # units the exclusions lowered (keep_best) or removed (drop_user)
 
     def stage(self, stage_id: str) -> StageResult:
         return next(s for s in self.stages if s.id == stage_id)

@@ -43,6 +43,8 @@ def render_table(result: AnalysisResult, *, width: int | None = None, color: boo
     parts: list[Text | Table] = [_title(result), _funnel(result, width or 120)]
     if result.pain_points:
         parts.append(_pain_points(result))
+    if result.exclusions:
+        parts.append(_exclusions(result))
     parts += [_metrics(result), _headline(result)]
     if result.data_quality.has_findings:
         parts.append(_data_quality(result))
@@ -69,7 +71,7 @@ def _funnel(result: AnalysisResult, width: int) -> Table:
     show_flags = width >= 90  # narrower: the pain-point block below the table says it all
     has_pending = any(s.pending for s in result.stages)
     table.add_column("Stage", no_wrap=True, max_width=28)
-    table.add_column(result.unit.capitalize(), justify="right", no_wrap=True)
+    table.add_column(Text(safe(result.unit.capitalize())), justify="right", no_wrap=True)
     if show_bar:
         table.add_column("", no_wrap=True)
     for header in ("Step", "From start", "Lost", "Drop-off", "Median"):
@@ -142,6 +144,20 @@ def _headline(result: AnalysisResult) -> Text:
         text.append(" · biggest leak: ", style="bold")
         text.append(f"{safe(before.label)} → {safe(leak.label)}", style="bold red")
         text.append(f", {plural(leak.lost or 0, result.unit.rstrip('s'))} lost ({percent(leak.drop_off)})")
+    return text
+
+
+def _exclusions(result: AnalysisResult) -> Text:
+    noun = safe(result.unit.rstrip("s"))
+    text = Text("Exclusions ", style="bold")
+    if result.on_exclusion == "drop_user":
+        text.append(f"(drop_user): {plural(result.excluded_units, noun)} removed from every stage")
+    else:
+        text.append(f"(keep_best): {plural(result.excluded_units, noun)} kept a lower, clean level")
+    for rule in result.exclusions:
+        events = ", ".join(safe(e) for e in rule.events)
+        between = " and ".join(safe(b) for b in rule.between)
+        text.append(f"\n  {events} between {between}: touched {plural(rule.units_touched, noun)}")
     return text
 
 
