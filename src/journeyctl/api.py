@@ -16,7 +16,7 @@ from journeyctl.aggregate import summarize
 from journeyctl.check import CheckReport, evaluate
 from journeyctl.columns import LINE, SOURCE, TS, USER
 from journeyctl.config.loading import load_config
-from journeyctl.config.models import CsvOptions, JourneyConfig, Severity
+from journeyctl.config.models import Count, CsvOptions, JourneyConfig, Order, Severity
 from journeyctl.errors import InputError, UsageError
 from journeyctl.facts import user_facts
 from journeyctl.kpi_expr import parse_kpi
@@ -117,6 +117,25 @@ def read_checked_events(
             frame = repair_timestamps(frame, timezone=journey.timezone)
     good, quality = apply_quality(frame, files, policy=policy, dedupe=dedupe)
     return good.drop(RAW_TS, SOURCE, LINE), quality
+
+
+def with_funnel_mode(
+    journey: JourneyConfig, *, order: Order | None = None, count: Count | None = None
+) -> JourneyConfig:
+    """The journey with ``funnel.order`` / ``funnel.count`` replaced (command-line overrides)."""
+    update: dict[str, str] = {}
+    if order is not None:
+        update["order"] = order
+    if count is not None:
+        if journey.funnel.hold and count != "users":
+            raise UsageError(
+                f"--count {count} cannot be combined with the config's funnel.hold",
+                hint="hold already counts user × value; drop --count or the hold",
+            )
+        update["count"] = count
+    if not update:
+        return journey
+    return journey.model_copy(update={"funnel": journey.funnel.model_copy(update=update)})
 
 
 def analyze_frame(frame: pl.DataFrame, journey: JourneyConfig) -> AnalysisResult:

@@ -16,7 +16,7 @@ import typer
 
 from journeyctl import __version__, api, onboarding
 from journeyctl.config.loading import load_config
-from journeyctl.config.models import Severity
+from journeyctl.config.models import Count, Order, Severity
 from journeyctl.errors import ExitCode, JourneyctlError, UsageError
 from journeyctl.output import append_output, stdout_is_terminal, write_output
 from journeyctl.periods import PeriodKind
@@ -46,6 +46,23 @@ EventsArgument = Annotated[
 OutputOption = Annotated[
     Path | None,
     typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
+]
+OrderOption = Annotated[
+    Order | None,
+    typer.Option(
+        "--order",
+        help="Override funnel.order. ordered: steps in stage order, other events may come between "
+        "(default); strict: no other event of the unit between two consecutive steps (events at "
+        "the same timestamp as a step never break it).",
+    ),
+]
+CountOption = Annotated[
+    Count | None,
+    typer.Option(
+        "--count",
+        help="Override funnel.count, what one number counts. users (default): each user once, at "
+        "their best path; sessions: the funnel inside each session, every session counted.",
+    ),
 ]
 WidthOption = Annotated[int | None, typer.Option(help="Table width in characters (default: the terminal's).")]
 _state = {"debug": False}
@@ -117,6 +134,8 @@ def analyze(
         ),
     ] = "fail",
     dedupe: Annotated[bool, typer.Option("--dedupe", help="Drop identical duplicate events.")] = False,
+    order: OrderOption = None,
+    count: CountOption = None,
 ) -> None:
     """Show how many users reach each stage of the journey, and where they leave.
 
@@ -126,7 +145,8 @@ def analyze(
     Example: journeyctl analyze sample_data/store_events.csv -c configs/ecommerce.yaml
     """
     with reporting_errors():
-        result = api.analyze(events, load_config(config), bad_rows=bad_rows, dedupe=dedupe)
+        journey = api.with_funnel_mode(load_config(config), order=order, count=count)
+        result = api.analyze(events, journey, bad_rows=bad_rows, dedupe=dedupe)
         to_terminal = output is None and stdout_is_terminal()
         text = render(result, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
         write_output(text, output, inputs=[config, *map(Path, events)])
@@ -166,6 +186,8 @@ def check(
         typer.Option("--junit", metavar="FILE", help="Also write JUnit XML, one test case per KPI."),
     ] = None,
     width: WidthOption = None,
+    order: OrderOption = None,
+    count: CountOption = None,
 ) -> None:
     """Check the journey's KPIs against their thresholds: a CI gate.
 
@@ -181,7 +203,8 @@ def check(
             raise UsageError(
                 "--junit and -o name the same file", where=str(junit), hint="give each its own file"
             )
-        report = api.check(events, load_config(config), kpis=kpi or [], fail_on=fail_on)
+        journey = api.with_funnel_mode(load_config(config), order=order, count=count)
+        report = api.check(events, journey, kpis=kpi or [], fail_on=fail_on)
         to_terminal = output is None and stdout_is_terminal()
         text = render_report(report, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
         if junit is not None:
