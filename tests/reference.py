@@ -108,11 +108,17 @@ def path_is_valid(
 
 
 def best_path(
-    rows: Sequence[Row], journey: JourneyConfig, rules: Sequence[int] | None = None
+    rows: Sequence[Row],
+    journey: JourneyConfig,
+    rules: Sequence[int] | None = None,
+    entry_at: datetime | None = None,
 ) -> tuple[int, datetime | None, datetime | None]:
     """(level, entry time, time of the last step) of the valid path that reaches the unit's
     level earliest, ties broken by the latest entry; found by trying every path. ``rules``:
-    the exclusions applied (default: all of funnel.exclude)."""
+    the exclusions applied (default: all of funnel.exclude); ``entry_at``: only entries at
+    that time. In order ``any``, see ``any_order_best``."""
+    if journey.funnel.order == "any":
+        return any_order_best(rows, journey, entry_at)
     if rules is None:
         rules = range(len(journey.funnel.exclude))
     n = len(journey.stages)
@@ -143,9 +149,51 @@ def best_path(
                 extend([*path, row], used | {i})
 
     for i, row in enumerate(rows):
-        if 0 in matched[i]:
+        if 0 in matched[i] and entry_at in (None, row["ts"]):
             extend([row], frozenset({i}))
     return best
+
+
+def any_order_best(
+    rows: Sequence[Row], journey: JourneyConfig, entry_at: datetime | None = None
+) -> tuple[int, datetime | None, datetime | None]:
+    """Order ``any``: the most distinct stages matched by distinct rows spanning at most the
+    window, then the earliest last row, then the latest first row, by trying every choice
+    of stages and rows. ``entry_at``: only rows in [entry_at, entry_at + window]."""
+    window = journey.funnel.window
+    if entry_at is not None:
+        rows = [r for r in rows if entry_at <= r["ts"] <= entry_at + window]
+    matched = [stages_of(row, journey) for row in rows]
+    for k in range(len(journey.stages), 0, -1):
+        spans = [
+            (max(rows[i]["ts"] for i in chosen), min(rows[i]["ts"] for i in chosen))
+            for stages in itertools.combinations(range(len(journey.stages)), k)
+            for chosen in itertools.permutations(range(len(rows)), k)
+            if all(stage in matched[i] for stage, i in zip(stages, chosen, strict=True))
+            and max(rows[i]["ts"] for i in chosen) - min(rows[i]["ts"] for i in chosen) <= window
+        ]
+        if spans:
+            last = min(t_last for t_last, _ in spans)
+            return k, max(t1 for t_last, t1 in spans if t_last == last), last
+    return 0, None, None
+
+
+def attempts(rows: Sequence[Row], journey: JourneyConfig) -> list[tuple[int, datetime, datetime | None]]:
+    """``count: entries``: (level, entry time, last step time) of each attempt of a unit. The
+    first enters at the earliest entry; an attempt ends at its full conversion (the last
+    step of its earliest full path) or entry + window; the next enters strictly after."""
+    n, window = len(journey.stages), journey.funnel.window
+    out: list[tuple[int, datetime, datetime | None]] = []
+    end: datetime | None = None
+    for row in sorted(rows, key=lambda r: r["ts"]):
+        matched = stages_of(row, journey)
+        enters = bool(matched) if journey.funnel.order == "any" else 0 in matched
+        if not enters or (end is not None and row["ts"] <= end):
+            continue
+        level, _, t_last = best_path(rows, journey, entry_at=row["ts"])
+        out.append((level, row["ts"], t_last))
+        end = t_last if level == n else row["ts"] + window
+    return out
 
 
 def units(rows: Sequence[Row], journey: JourneyConfig) -> dict[tuple[Any, ...], list[Row]]:
@@ -172,7 +220,10 @@ def unit_level(rows: Sequence[Row], journey: JourneyConfig) -> int:
 
 
 def users_per_stage(rows: Sequence[Row], journey: JourneyConfig) -> list[int]:
-    levels = [unit_level(unit_rows, journey) for unit_rows in units(rows, journey).values()]
+    if journey.funnel.count == "entries":
+        levels = [level for unit in units(rows, journey).values() for level, _, _ in attempts(unit, journey)]
+    else:
+        levels = [unit_level(unit_rows, journey) for unit_rows in units(rows, journey).values()]
     return [sum(level >= k for level in levels) for k in range(1, len(journey.stages) + 1)]
 
 

@@ -116,6 +116,59 @@ def test_strict_with_steps_sharing_a_timestamp() -> None:
     assert users(events, gaps(order="strict")) == [1, 1, 1]
 
 
+# --- any order ------------------------------------------------------------------------
+
+
+def test_strict_vs_ordered_vs_any_on_the_same_log() -> None:
+    # u: a, b, x, c: ordered 3, strict 2 (x between b and c), any 3
+    # p: c, b, a: ordered and strict stop at the late entry (1), any finds three stages
+    # q: c, then a two hours later: never two stages in one 1 h window
+    events = log(
+        ("u", 0, "a"),
+        ("u", 5, "b"),
+        ("u", 7, "x"),
+        ("u", 9, "c"),
+        ("p", 0, "c"),
+        ("p", 1, "b"),
+        ("p", 2, "a"),
+        ("q", 0, "c"),
+        ("q", 2 * HOUR, "a"),
+    )
+    assert users(events, gaps()) == [3, 1, 1]
+    assert users(events, gaps(order="strict")) == [3, 1, 0]
+    assert users(events, gaps(order="any")) == [3, 2, 2]
+
+
+def test_any_order_window_is_anchored_at_the_earliest_row() -> None:
+    # b at 0 and c at 3600 fit one window (inclusive); a at 3601 is one second too late
+    # for that anchor, but c and a (anchored at c) are two stages as well
+    events = log(("u", 0, "b"), ("u", HOUR, "c"), ("u", HOUR + 1, "a"))
+    assert users(events, gaps(order="any")) == [1, 1, 0]
+    assert users(log(("u", 0, "b"), ("u", HOUR, "c"), ("u", HOUR, "a")), gaps(order="any")) == [1, 1, 1]
+
+
+def test_any_order_one_row_is_one_stage() -> None:
+    # stage 2 also takes a: one a row still counts once; two a rows are two stages
+    config = with_funnel_mode(funnel("a", ["a", "b"]), order="any")
+    assert users(log(("u", 0, "a")), config) == [1, 0]
+    assert users(log(("u", 0, "a"), ("u", 9, "a")), config) == [1, 1]
+
+
+def test_any_order_times_are_between_distinct_stages_done() -> None:
+    # c at 0, b at 10, a at 40: 10 s from the first stage done to the second, 30 s to the third
+    events = log(("u", 40, "a"), ("u", 10, "b"), ("u", 0, "c"))
+    result = analyze(events, gaps(order="any"))
+    assert [s.median_time_to_convert_s for s in result.stages] == [None, 10, 30]
+    assert result.stages[2].median_time_from_entry_s == 40
+
+
+def test_gaps_and_exclusions_are_refused_in_any_order() -> None:
+    with pytest.raises(ConfigError, match=r"stages\[2\]: within/after gaps have no previous step"):
+        analyze(log(("u", 0, "a")), gaps(within="1m", order="any"))
+    with pytest.raises(ConfigError, match="exclusions between two steps have no meaning in order any"):
+        analyze(log(("u", 0, "view")), with_funnel_mode(refunds(), order="any"))
+
+
 # --- counting units -------------------------------------------------------------------
 
 
@@ -184,6 +237,44 @@ def test_the_unit_names_the_table_heading() -> None:
 def test_count_override_refuses_a_hold() -> None:
     with pytest.raises(UsageError, match="--count sessions cannot be combined"):
         with_funnel_mode(journey(CART), count="sessions")
+
+
+def test_entries_count_every_attempt() -> None:
+    # window 10 s. attempt 1: a at 0 converts at 5 (ends at 5; the a at 5 is not after it);
+    # attempt 2: a at 6, no b within 10 s: expires at 16 (the a at 12 is inside it);
+    # attempt 3: a at 17, b at 20
+    events = log(
+        ("u", 0, "a"),
+        ("u", 5, "b"),
+        ("u", 5, "a"),
+        ("u", 6, "a"),
+        ("u", 12, "a"),
+        ("u", 17, "a"),
+        ("u", 20, "b"),
+    )
+    config = funnel("a", "b", window="10s")
+    assert users(events, config) == [1, 1]
+    entries = with_funnel_mode(config, count="entries")
+    result = analyze(events, entries)
+    assert ([s.users for s in result.stages], result.unit, result.users) == ([3, 2], "entries", 1)
+    levels = funnel_levels(events, entries)
+    assert levels.select("user_id", "attempt", "level").rows() == [("u", 1, 2), ("u", 2, 1), ("u", 3, 2)]
+    text = render(result, Format.table, width=150, color=False)
+    assert "counting entries" in text and "1 entry lost" in text
+
+
+def test_entries_judge_each_attempt_from_its_own_entry() -> None:
+    # strict: attempt 1 (a at 0) is broken by x at 1 and expires at 10; the a at 5 lies
+    # inside it, so no second attempt starts there and b at 6 is never reached
+    events = log(("u", 0, "a"), ("u", 1, "x"), ("u", 5, "a"), ("u", 6, "b"))
+    config = with_funnel_mode(funnel("a", "b", window="10s"), order="strict", count="entries")
+    assert users(events, config) == [1, 0]
+    assert users(events, with_funnel_mode(config, count="users")) == [1, 1]
+
+
+def test_entries_with_exclusions_are_refused() -> None:
+    with pytest.raises(ConfigError, match="exclusions are not supported with count entries"):
+        analyze(log(("u", 0, "view")), with_funnel_mode(refunds(), count="entries"))
 
 
 # --- exclusions -----------------------------------------------------------------------

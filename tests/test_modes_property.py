@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 
 import polars as pl
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 
 from journeyctl import analyze
 from journeyctl.config.models import JourneyConfig
-from journeyctl.facts import prepare_events, unit_levels
+from journeyctl.facts import ATTEMPT, prepare_events, unit_levels
 from tests import reference
 from tests.events import journey
 from tests.strategies import event_logs
@@ -42,6 +43,11 @@ JOURNEYS = {
     "exclude_drop_user": modes_journey(
         "on_exclusion: drop_user, exclude: [{events: [d, b], between: [s2, s4]}]", ", within: 5s"
     ),
+    "any": modes_journey("order: any"),
+    "any_hold": modes_journey("order: any, hold: [p]"),
+    "entries": modes_journey("count: entries"),
+    "entries_strict_gaps": modes_journey("order: strict, count: entries", ", within: 4s"),
+    "entries_any": modes_journey("order: any, count: entries"),
     "exclude_same_steps_strict": modes_journey(
         "order: strict, exclude: [{events: [d], between: [s1, s2]}, {events: [c], between: [s1, s2]}]"
     ),
@@ -53,7 +59,7 @@ def users_per_stage(events: pl.DataFrame, config: JourneyConfig) -> list[int]:
 
 
 @pytest.mark.parametrize("name", JOURNEYS)
-@settings(max_examples=40)  # eight journeys: keep the suite quick; HYPOTHESIS_PROFILE=deep for more
+@settings(max_examples=settings.default.max_examples // 4)  # thirteen journeys: a quarter each
 @given(events=event_logs(max_users=4, max_events=12, span_s=20))
 def test_modes_agree_with_the_definition(name: str, events: pl.DataFrame) -> None:
     config = JOURNEYS[name]
@@ -68,25 +74,34 @@ def test_modes_agree_with_the_definition(name: str, events: pl.DataFrame) -> Non
 
 
 @pytest.mark.parametrize("name", JOURNEYS)
-@settings(max_examples=30)
+@settings(max_examples=settings.default.max_examples // 5)
 @given(events=event_logs(max_users=3, max_events=10, span_s=20))
 def test_reported_paths_are_valid_and_earliest(name: str, events: pl.DataFrame) -> None:
     config = JOURNEYS[name]
     prepared = prepare_events(events, config)
     units = unit_levels(prepared, config)
     rows = prepared.rows(named=True)
+    columns = [c for c in units.keys.columns if c != ATTEMPT]
+    expected: dict[tuple[object, ...], list[tuple[int, datetime, datetime | None]]] = {}
     for unit, level in enumerate(units.levels.level):
         filled = [int(r) for r in units.levels.rows[unit]]
         assert all(r == -1 for r in filled[level:])
         path = [rows[r] for r in filled[:level]]
         assert len(set(filled[:level])) == level  # one row fills at most one step
-        key = units.keys.row(unit)
-        assert all(tuple(row[k] for k in units.keys.columns) == key for row in path)
-        unit_rows = [r for r in rows if tuple(r[k] for k in units.keys.columns) == key]
-        assert reference.path_is_valid(path, unit_rows, config, range(len(config.funnel.exclude)))
-        for step, row in enumerate(path):
-            assert step in reference.stages_of(row, config)
-            assert int(row["ts"].timestamp() * 1_000_000) == units.levels.path[unit, step]
-        if level:
-            best = reference.best_path(unit_rows, config)
-            assert (best[1], best[2]) == (path[0]["ts"], path[-1]["ts"])
+        key = tuple(units.keys.select(columns).row(unit))
+        assert all(tuple(row[k] for k in columns) == key for row in path)
+        unit_rows = [r for r in rows if tuple(r[k] for k in columns) == key]
+        assert [int(r["ts"].timestamp() * 1_000_000) for r in path] == list(units.levels.path[unit, :level])
+        if config.funnel.order == "any":  # the k-th row is when the k-th distinct stage was done
+            assert level == reference.any_order_best(path, config)[0]
+        else:
+            assert reference.path_is_valid(path, unit_rows, config, range(len(config.funnel.exclude)))
+            assert all(step in reference.stages_of(row, config) for step, row in enumerate(path))
+        t_first, t_last = (path[0]["ts"], path[-1]["ts"]) if level else (None, None)
+        if config.funnel.count == "entries":
+            expected.setdefault(key, reference.attempts(unit_rows, config))
+            ref_level, ref_entry, ref_last = expected[key][units.keys[ATTEMPT][unit] - 1]
+            assert (level, t_last) == (ref_level, ref_last)
+            assert units.levels.last_entry[unit] == int(ref_entry.timestamp() * 1_000_000)
+        else:
+            assert (level, t_first, t_last) == reference.best_path(unit_rows, config)

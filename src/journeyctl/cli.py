@@ -51,17 +51,18 @@ OrderOption = Annotated[
     Order | None,
     typer.Option(
         "--order",
-        help="Override funnel.order. ordered: steps in stage order, other events may come between "
-        "(default); strict: no other event of the unit between two consecutive steps (events at "
-        "the same timestamp as a step never break it).",
+        help="Override funnel.order. ordered (default): stages in order, other events may come "
+        "between; strict: no other event of the unit strictly between two consecutive steps; "
+        "any: stages in any order, level = distinct stages done within one window.",
     ),
 ]
 CountOption = Annotated[
     Count | None,
     typer.Option(
         "--count",
-        help="Override funnel.count, what one number counts. users (default): each user once, at "
-        "their best path; sessions: the funnel inside each session, every session counted.",
+        help="Override funnel.count, what one number counts. users (default): each user once, "
+        "at their best path; sessions: the funnel inside each session, each session counted; "
+        "entries: every attempt counted (a new one starts after the last converted or expired).",
     ),
 ]
 WidthOption = Annotated[int | None, typer.Option(help="Table width in characters (default: the terminal's).")]

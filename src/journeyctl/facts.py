@@ -20,11 +20,24 @@ from journeyctl.columns import EXCLUDED, SESSION, STAGE_MASK, TS, USER
 from journeyctl.commerce import basket_facts, buyer_facts
 from journeyctl.config.models import JourneyConfig
 from journeyctl.errors import ConfigError
-from journeyctl.kernel import INF, NOT_REACHED, Constraints, Levels, constrained_levels, ordered_levels
+from journeyctl.kernel import (
+    ANY_ORDER,
+    CONSTRAINED,
+    GREEDY,
+    INF,
+    NOT_REACHED,
+    Constraints,
+    Levels,
+    any_order_levels,
+    attempt_levels,
+    constrained_levels,
+    ordered_levels,
+)
 from journeyctl.sessions import session_facts, sessionize
 from journeyctl.stages import assign_stages, mark_exclusions, restrict_entries
 
 ROW = "_row"  # a row's index in the prepared events frame
+ATTEMPT = "attempt"  # with count: entries, the attempt's number within its unit (1, 2, …)
 
 
 @dataclass(frozen=True)
@@ -105,19 +118,26 @@ def user_facts(
 
 
 def require_supported(journey: JourneyConfig) -> None:
-    """Refuse config keys whose semantics this version does not compute yet, rather than
-    silently ignoring them, and exclusion spans the kernel cannot combine exactly."""
+    """Refuse combinations whose semantics this version does not compute, rather than
+    silently ignoring a key: gaps or exclusions in any order, exclusions when counting
+    entries, and exclusion spans the kernel cannot combine exactly."""
     funnel = journey.funnel
-    unsupported = [
-        ("funnel.order", funnel.order == "any", f"order {funnel.order!r}"),
-        ("funnel.count", funnel.count == "entries", f"counting by {funnel.count}"),
-    ]
-    for path, used, what in unsupported:
-        if used:
-            raise ConfigError(
-                f"{path}: {what} is not supported by this version",
-                hint="use order ordered or strict, counting users or sessions (or hold)",
-            )
+    gaps = [i for i, s in enumerate(journey.stages) if s.within is not None or s.after is not None]
+    if funnel.order == "any" and gaps:
+        raise ConfigError(
+            f"stages[{gaps[0]}]: within/after gaps have no previous step in order any",
+            hint="remove the gap or use order ordered or strict",
+        )
+    if funnel.order == "any" and funnel.exclude:
+        raise ConfigError(
+            "funnel.exclude: exclusions between two steps have no meaning in order any",
+            hint="remove the exclusions or use order ordered or strict",
+        )
+    if funnel.count == "entries" and funnel.exclude:
+        raise ConfigError(
+            "funnel.exclude: exclusions are not supported with count entries by this version",
+            hint="count users, sessions or a hold to use exclusions",
+        )
     spans = sorted(set(exclusion_spans(journey)))
     for (a1, b1), (a2, b2) in itertools.combinations(spans, 2):
         if a2 < b1 and a1 < b2:
@@ -194,12 +214,18 @@ def unit_levels(events: pl.DataFrame, journey: JourneyConfig) -> UnitLevels:
     excluded = frame[EXCLUDED].to_numpy().astype(np.int64) if EXCLUDED in frame.columns else None
 
     def run(rules: list[int]) -> Levels:
-        levels = _run_kernel(starts, ts, mask, excluded, journey, rules)
+        levels, _ = _run_kernel(starts, ts, mask, excluded, journey, rules)
         if order is None:
             return levels
         rows = np.where(levels.rows >= 0, order[np.maximum(levels.rows, 0)], -1)
         return levels._replace(rows=rows)
 
+    if journey.funnel.count == "entries":
+        levels, unit_of = _run_kernel(starts, ts, mask, excluded, journey, [])
+        assert unit_of is not None
+        attempt = np.arange(len(unit_of)) - np.searchsorted(unit_of, unit_of) + 1
+        attempts = unit_rows[unit_of].with_columns(pl.Series(ATTEMPT, attempt, dtype=pl.Int64))
+        return UnitLevels(attempts, levels, [], 0)
     base = run([])
     n_rules = len(journey.funnel.exclude)
     if not n_rules:
@@ -240,17 +266,16 @@ def _run_kernel(
     excluded: npt.NDArray[np.int64] | None,
     journey: JourneyConfig,
     rules: list[int],
-) -> Levels:
-    """The greedy kernel when nothing tightens the ordered funnel, else the exact programme;
-    ``rules`` are the ``funnel.exclude`` indices applied (rules with the same steps share
-    one span)."""
+) -> tuple[Levels, npt.NDArray[np.int64] | None]:
+    """The levels of every unit (with ``count: entries``, of every attempt, and the unit of
+    each attempt). The greedy kernel when nothing tightens the ordered funnel, else the
+    exact programme; ``rules`` are the ``funnel.exclude`` indices applied (rules with the
+    same steps share one span)."""
     n_stages = len(journey.stages)
     window_us = micros(journey.funnel.window.total_seconds())
     within = [INF if s.within is None else micros(s.within.total_seconds()) for s in journey.stages]
     after = [0 if s.after is None else micros(s.after.total_seconds()) for s in journey.stages]
     strict = journey.funnel.order == "strict"
-    if not rules and not strict and set(within[1:]) <= {INF} and set(after[1:]) <= {0}:
-        return ordered_levels(starts, ts, mask, n_stages=n_stages, window_us=window_us)
     spans = exclusion_spans(journey)
     slots = sorted({spans[x] for x in rules})
     slot_rows = np.zeros(len(ts), dtype=np.int64)
@@ -260,7 +285,7 @@ def _run_kernel(
         assert excluded is not None
         slot_rows |= ((excluded & rule_bits) != 0).astype(np.int64) << s
         open_after[a:b] = s
-    rules_arrays = Constraints(
+    constraints = Constraints(
         within_us=np.array(within, dtype=np.int64),
         after_us=np.array(after, dtype=np.int64),
         strict=strict,
@@ -269,7 +294,21 @@ def _run_kernel(
         opens=np.array([a for a, _ in slots], dtype=np.int64),
         closes=np.array([b for _, b in slots], dtype=np.int64),
     )
-    return constrained_levels(starts, ts, mask, rules_arrays, n_stages=n_stages, window_us=window_us)
+    if journey.funnel.order == "any":
+        kind = ANY_ORDER
+    elif rules or strict or set(within[1:]) != {INF} or set(after[1:]) != {0}:
+        kind = CONSTRAINED
+    else:
+        kind = GREEDY
+    if journey.funnel.count == "entries":
+        return attempt_levels(
+            starts, ts, mask, constraints, kind=kind, n_stages=n_stages, window_us=window_us
+        )
+    if kind == GREEDY:
+        return ordered_levels(starts, ts, mask, n_stages=n_stages, window_us=window_us), None
+    if kind == ANY_ORDER:
+        return any_order_levels(starts, ts, mask, n_stages=n_stages, window_us=window_us), None
+    return constrained_levels(starts, ts, mask, constraints, n_stages=n_stages, window_us=window_us), None
 
 
 def levels_frame(levels: Levels) -> pl.DataFrame:

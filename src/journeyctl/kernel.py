@@ -484,3 +484,251 @@ def _constrained_unit(
                 g = arrive_from[j, g]
                 k = j - 1
     level[u] = best
+
+
+def any_order_levels(
+    starts: Int64Array, ts: Int64Array, mask: Int64Array, *, n_stages: int, window_us: int
+) -> Levels:
+    """The funnel in any order: a unit's level is the largest number of distinct stages
+    matched by distinct rows inside one window anchored at the earliest of those rows.
+
+    Per anchor (each timestamp holding a row that matches some stage), rows up to
+    anchor + window are offered in time order to a bipartite matching (rows ↔ stages,
+    augmenting paths); a row is kept when the matching grows. Matchable row sets form a
+    matroid, so this greedy reaches the maximum and makes the i-th kept row as early as
+    possible: ``path[i]`` is when the unit had done i + 1 distinct stages, ``rows[i]`` the
+    row that did it. ``last_entry`` is the latest anchor.
+    """
+    units = len(starts) - 1
+    level = np.zeros(units, dtype=np.int32)
+    path = np.full((units, n_stages), NOT_REACHED, dtype=np.int64)
+    rows = np.full((units, n_stages), -1, dtype=np.int64)
+    last_entry = np.full(units, NOT_REACHED, dtype=np.int64)
+    if units > 0:
+        _any_all(starts, ts, mask, n_stages, window_us, level, path, rows, last_entry)
+    return Levels(level, path, rows, last_entry)
+
+
+@nb.njit(cache=True, nogil=True)
+def _any_all(starts, ts, mask, n_stages, window_us, level, path, rows, last_entry):
+    for u in range(len(starts) - 1):
+        a = starts[u]
+        b = starts[u + 1]
+        _any_unit(ts[a:b], mask[a:b], n_stages, window_us, level, path, rows, last_entry, u, a)
+
+
+@nb.njit(cache=True, nogil=True)
+def _any_unit(ts, mask, n_stages, window_us, level, path, rows, last_entry, u, offset):
+    m = len(ts)
+    row_of = np.full(n_stages, -1, dtype=np.int64)  # the row matched to each stage
+    seen = np.zeros(n_stages, dtype=np.bool_)
+    kept = np.empty(n_stages, dtype=np.int64)
+    stack_stage = np.empty(n_stages + 1, dtype=np.int64)
+    stack_next = np.empty(n_stages + 1, dtype=np.int64)
+    best = 0
+    best_last = INF
+    g = 0
+    while g < m:
+        if g > 0 and ts[g] == ts[g - 1]:
+            g += 1
+            continue
+        has_stage = False
+        r = g
+        while r < m and ts[r] == ts[g]:
+            if mask[r] != 0:
+                has_stage = True
+            r += 1
+        if not has_stage:
+            g += 1
+            continue
+        last_entry[u] = ts[g]
+        for s in range(n_stages):
+            row_of[s] = -1
+        n_kept = 0
+        r = g
+        while r < m and ts[r] - ts[g] <= window_us and n_kept < n_stages:
+            if mask[r] != 0 and _augment(r, mask, n_stages, row_of, seen, stack_stage, stack_next):
+                kept[n_kept] = r
+                n_kept += 1
+            r += 1
+        if n_kept > 0:
+            t_last = ts[kept[n_kept - 1]]
+            # anchors come in time order, so `<=` keeps the latest anchor on a tie
+            if n_kept > best or (n_kept == best and t_last <= best_last):
+                best = n_kept
+                best_last = t_last
+                for i in range(n_stages):
+                    if i < n_kept:
+                        path[u, i] = ts[kept[i]]
+                        rows[u, i] = offset + kept[i]
+                    else:
+                        path[u, i] = NOT_REACHED
+                        rows[u, i] = -1
+        g += 1
+    level[u] = best
+
+
+@nb.njit(cache=True, nogil=True)
+def _augment(r0, mask, n_stages, row_of, seen, stack_stage, stack_next):
+    """Match row ``r0`` to a stage, moving matched rows along an augmenting path (Kuhn's
+    depth-first search, iterative); False when no stage can be freed for it."""
+    for s in range(n_stages):
+        seen[s] = False
+    depth = 0
+    row = r0
+    stack_next[0] = 0
+    while depth >= 0:
+        s = stack_next[depth]
+        found = -1
+        while s < n_stages:
+            if (mask[row] >> s) & 1 and not seen[s]:
+                found = s
+                break
+            s += 1
+        if found < 0:
+            depth -= 1  # dead end: back to the row that sent us here
+            if depth >= 0:
+                row = r0 if depth == 0 else row_of[stack_stage[depth - 1]]
+            continue
+        stack_next[depth] = found + 1
+        seen[found] = True
+        stack_stage[depth] = found
+        if row_of[found] == -1:
+            for d in range(depth, -1, -1):  # flip the path: each row takes its stage
+                st = stack_stage[d]
+                row_of[st] = r0 if d == 0 else row_of[stack_stage[d - 1]]
+            return True
+        depth += 1
+        row = row_of[found]
+        stack_next[depth] = 0
+    return False
+
+
+GREEDY, CONSTRAINED, ANY_ORDER = 0, 1, 2
+
+
+def attempt_levels(
+    starts: Int64Array,
+    ts: Int64Array,
+    mask: Int64Array,
+    rules: Constraints,
+    *,
+    kind: int,
+    n_stages: int,
+    window_us: int,
+) -> tuple[Levels, Int64Array]:
+    """Every attempt of every unit, each with its own level and path (``count: entries``),
+    and the unit each attempt belongs to.
+
+    A unit's first attempt enters at its earliest entry (a row matching stage 1; in any
+    order, a row matching some stage). An attempt ends when it converts fully (at the last
+    step of its earliest full path) or when its window expires (entry + window); the next
+    attempt enters at the first entry strictly after that end. Each attempt is the funnel
+    of ``kind`` (``GREEDY``, ``CONSTRAINED`` under ``rules``, ``ANY_ORDER``) restricted to
+    its single entry and its window.
+    """
+    bound = int(np.count_nonzero(mask if kind == ANY_ORDER else mask & 1))
+    level = np.zeros(bound, dtype=np.int32)
+    path = np.full((bound, n_stages), NOT_REACHED, dtype=np.int64)
+    rows = np.full((bound, n_stages), -1, dtype=np.int64)
+    last_entry = np.full(bound, NOT_REACHED, dtype=np.int64)
+    unit_of = np.zeros(bound, dtype=np.int64)
+    count = 0
+    if len(starts) > 1:
+        count = _attempts_all(
+            starts,
+            ts,
+            mask,
+            kind,
+            rules.excluded,
+            n_stages,
+            window_us,
+            rules.within_us,
+            rules.after_us,
+            rules.strict,
+            rules.open_after,
+            rules.opens,
+            rules.closes,
+            level,
+            path,
+            rows,
+            last_entry,
+            unit_of,
+        )
+    return Levels(level[:count], path[:count], rows[:count], last_entry[:count]), unit_of[:count]
+
+
+@nb.njit(cache=True, nogil=True)
+def _attempts_all(
+    starts,
+    ts,
+    mask,
+    kind,
+    excluded,
+    n_stages,
+    window_us,
+    within_us,
+    after_us,
+    strict,
+    open_after,
+    opens,
+    closes,
+    level,
+    path,
+    rows,
+    last_entry,
+    unit_of,
+):
+    count = 0
+    for u in range(len(starts) - 1):
+        a = starts[u]
+        b = starts[u + 1]
+        e = a
+        while True:
+            while e < b and not ((mask[e] != 0) if kind == ANY_ORDER else (mask[e] & 1)):
+                e += 1
+            if e >= b:
+                break
+            t_entry = ts[e]
+            lo = e
+            while lo > a and ts[lo - 1] == t_entry:
+                lo -= 1
+            hi = e
+            while hi < b and ts[hi] - t_entry <= window_us:
+                hi += 1
+            sub = mask[lo:hi].copy()
+            if kind != ANY_ORDER:
+                for r in range(hi - lo):
+                    if ts[lo + r] != t_entry:
+                        sub[r] &= ~np.int64(1)  # this attempt's only entry is its own
+            if kind == GREEDY:
+                _ordered_unit(ts[lo:hi], sub, n_stages, window_us, level, path, rows, last_entry, count, lo)
+            elif kind == CONSTRAINED:
+                _constrained_unit(
+                    ts[lo:hi],
+                    sub,
+                    excluded[lo:hi],
+                    n_stages,
+                    window_us,
+                    within_us,
+                    after_us,
+                    strict,
+                    open_after,
+                    opens,
+                    closes,
+                    level,
+                    path,
+                    rows,
+                    last_entry,
+                    count,
+                    lo,
+                )
+            else:
+                _any_unit(ts[lo:hi], sub, n_stages, window_us, level, path, rows, last_entry, count, lo)
+            last_entry[count] = t_entry
+            unit_of[count] = u
+            end = path[count, n_stages - 1] if level[count] == n_stages else t_entry + window_us
+            count += 1
+            while e < b and ts[e] <= end:
+                e += 1
+    return count

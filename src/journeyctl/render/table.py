@@ -23,6 +23,7 @@ from journeyctl.render.text import (
     sparkline,
     text_console,
     trend_rows,
+    units_text,
     verdict,
 )
 from journeyctl.report import Report
@@ -143,21 +144,21 @@ def _headline(result: AnalysisResult) -> Text:
         before = result.stages[index - 1]
         text.append(" · biggest leak: ", style="bold")
         text.append(f"{safe(before.label)} → {safe(leak.label)}", style="bold red")
-        text.append(f", {plural(leak.lost or 0, result.unit.rstrip('s'))} lost ({percent(leak.drop_off)})")
+        text.append(f", {units_text(leak.lost or 0, safe(result.unit))} lost ({percent(leak.drop_off)})")
     return text
 
 
 def _exclusions(result: AnalysisResult) -> Text:
-    noun = safe(result.unit.rstrip("s"))
+    unit = safe(result.unit)
     text = Text("Exclusions ", style="bold")
     if result.on_exclusion == "drop_user":
-        text.append(f"(drop_user): {plural(result.excluded_units, noun)} removed from every stage")
+        text.append(f"(drop_user): {units_text(result.excluded_units, unit)} removed from every stage")
     else:
-        text.append(f"(keep_best): {plural(result.excluded_units, noun)} kept a lower, clean level")
+        text.append(f"(keep_best): {units_text(result.excluded_units, unit)} kept a lower, clean level")
     for rule in result.exclusions:
         events = ", ".join(safe(e) for e in rule.events)
         between = " and ".join(safe(b) for b in rule.between)
-        text.append(f"\n  {events} between {between}: touched {plural(rule.units_touched, noun)}")
+        text.append(f"\n  {events} between {between}: touched {units_text(rule.units_touched, unit)}")
     return text
 
 
