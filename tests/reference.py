@@ -266,3 +266,64 @@ def cart_abandonment(rows: Sequence[Row], journey: JourneyConfig) -> float | Non
             carts += 1
             purchased += any(r["ts"] >= min(adds) for r in session if r["event"] in journey.cart.purchase)
     return (carts - purchased) / carts if carts else None
+
+
+def all_paths(rows: Sequence[Row], journey: JourneyConfig) -> list[tuple[int, ...]]:
+    """Every path as row indices: distinct rows filling steps 1..k in time order, the last
+    within the window of the first."""
+    n = len(journey.stages)
+    window = journey.funnel.window
+    matched = [stages_of(row, journey) for row in rows]
+    found: list[tuple[int, ...]] = []
+
+    def extend(path: tuple[int, ...]) -> None:
+        found.append(path)
+        if len(path) == n:
+            return
+        t1, prev = rows[path[0]]["ts"], rows[path[-1]]["ts"]
+        for i, row in enumerate(rows):
+            if i not in path and len(path) in matched[i] and row["ts"] >= prev and row["ts"] - t1 <= window:
+                extend((*path, i))
+
+    for i in range(len(rows)):
+        if 0 in matched[i]:
+            extend((i,))
+    return found
+
+
+def reported_paths(rows: Sequence[Row], journey: JourneyConfig) -> list[tuple[int, ...]]:
+    """The paths that may be the reported one: the user's level, the earliest last step,
+    then the latest entry, then every step at its earliest time (one time vector; rows
+    sharing a timestamp may fill it in several ways)."""
+    paths = all_paths(rows, journey)
+    if not paths:
+        return []
+    level = max(len(p) for p in paths)
+
+    def times(path: tuple[int, ...]) -> list[datetime]:
+        return [rows[i]["ts"] for i in path]
+
+    best = [p for p in paths if len(p) == level]
+    best = [p for p in best if times(p)[-1] == min(times(q)[-1] for q in best)]
+    best = [p for p in best if times(p)[0] == max(times(q)[0] for q in best)]
+    earliest = min(times(p) for p in best)
+    return [p for p in best if times(p) == earliest]
+
+
+def attributed(rows: Sequence[Row], journey: JourneyConfig, column: str, attribution: str) -> set[str]:
+    """The values a user may be attributed to: read on the entry row (``first_touch``), the
+    last step's row (``last_touch``) or a stage's row of any admissible reported path;
+    ``(none)`` for an empty value, ``(not reached)`` below the stage; empty when the user
+    never entered."""
+    ids = [stage.id for stage in journey.stages]
+    values: set[str] = set()
+    for path in reported_paths(rows, journey):
+        step = {"first_touch": 0, "last_touch": len(path) - 1}.get(attribution)
+        if step is None:
+            step = ids.index(attribution)
+        if step >= len(path):
+            values.add("(not reached)")
+            continue
+        value = rows[path[step]].get(column)
+        values.add("(none)" if value is None else str(value))
+    return values

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from journeyctl.breakdown import breakdown_results, segment_pain_points
 from journeyctl.commerce import repeat_counts
 from journeyctl.config.durations import duration_text
 from journeyctl.config.models import JourneyConfig, Stage
 from journeyctl.facts import Facts, micros
-from journeyctl.painpoints import find_pain_points
-from journeyctl.result import AnalysisResult, BounceGroup, ExclusionResult, StageResult, rate
+from journeyctl.painpoints import find_pain_points, merge_pain_points
+from journeyctl.result import AnalysisResult, BounceGroup, BreakdownStage, ExclusionResult, StageResult, rate
 
 US = 1e6
 
@@ -30,6 +31,20 @@ class StageCounts:
     drop_off: float | None
     pending: int
     times: dict[str, float | None]
+
+    def metrics(self) -> dict[str, object]:
+        """The fields of a ``StageMetrics``."""
+        return {
+            "id": self.id,
+            "label": self.label,
+            "users": self.users,
+            "conversion": self.conversion,
+            "from_start": self.from_start,
+            "lost": self.lost,
+            "drop_off": self.drop_off,
+            "pending": self.pending,
+            **self.times,
+        }
 
 
 def stage_counts(
@@ -98,21 +113,26 @@ def summarize(facts: Facts, journey: JourneyConfig) -> AnalysisResult:
     window_us = micros(journey.funnel.window.total_seconds())
     data_end_us = micros(facts.last_ts.timestamp()) if facts.last_ts else 0
     counts = stage_counts(facts.funnel, journey.stages, window_us=window_us, data_end_us=data_end_us)
-    pain = find_pain_points(counts, max_drop_off=journey.pain_points.max_drop_off)
+
+    def counts_of(units: pl.DataFrame) -> list[BreakdownStage]:
+        found = stage_counts(units, journey.stages, window_us=window_us, data_end_us=data_end_us)
+        return [BreakdownStage.model_validate({**c.metrics(), "significance": None}) for c in found]
+
+    breakdowns = breakdown_results(facts.funnel, journey, [c.users for c in counts], counts_of=counts_of)
+    stage_ids = [stage.id for stage in journey.stages]
+    pain = merge_pain_points(
+        find_pain_points(counts, max_drop_off=journey.pain_points.max_drop_off),
+        segment_pain_points(breakdowns, stage_ids),
+        stage_ids,
+    )
     flagged = {p.stage: p for p in pain}
     stages = [
-        StageResult(
-            id=c.id,
-            label=c.label,
-            users=c.users,
-            conversion=c.conversion,
-            from_start=c.from_start,
-            lost=c.lost,
-            drop_off=c.drop_off,
-            pending=c.pending,
-            pain_point=c.id in flagged,
-            pain_point_reasons=flagged[c.id].reasons if c.id in flagged else [],
-            **c.times,
+        StageResult.model_validate(
+            {
+                **c.metrics(),
+                "pain_point": c.id in flagged,
+                "pain_point_reasons": flagged[c.id].reasons if c.id in flagged else [],
+            }
         )
         for c in counts
     ]
@@ -156,6 +176,7 @@ def summarize(facts: Facts, journey: JourneyConfig) -> AnalysisResult:
             else f"first-time buyers who bought again within {duration_text(within)}"
         ),
         pain_points=pain,
+        breakdowns=breakdowns,
         exclusions=[
             ExclusionResult(events=rule.events, between=list(rule.between), units_touched=touched)
             for rule, touched in zip(journey.funnel.exclude, facts.excluded_by, strict=True)

@@ -13,6 +13,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from journeyctl.aggregate import summarize
+from journeyctl.breakdown import SEPARATOR, UNFOLDED, breakdown_settings, require_control
 from journeyctl.check import CheckReport, evaluate
 from journeyctl.columns import LINE, SOURCE, TS, USER
 from journeyctl.config.loading import load_config
@@ -35,22 +36,36 @@ def analyze(
     *,
     bad_rows: BadRowPolicy | str = "fail",
     dedupe: bool = False,
+    by: Sequence[str | Sequence[str]] | None = None,
+    attribution: str | None = None,
+    top: int | None = None,
+    control: str | None = None,
 ) -> AnalysisResult:
     """Analyse event files (paths, globs, directories, ``-``) or an in-memory canonical frame
     against a journey; ``result.data_quality`` counts what loading found.
 
     A canonical frame has ``user_id`` (str), ``ts`` (datetime), ``event`` (str), optionally
     ``session_id``, and the property columns the config names. ``bad_rows`` is ``fail``,
-    ``skip`` or ``quarantine=FILE``; ``dedupe`` drops identical duplicate events. Raises
+    ``skip`` or ``quarantine=FILE``; ``dedupe`` drops identical duplicate events.
+
+    ``by`` lists breakdowns (replacing the config's ``breakdowns:``), each a property column
+    or a pair of columns whose combinations are the rows: ``by=["channel", ("channel",
+    "segment")]``. ``attribution`` (``first_touch``, ``last_touch`` or a stage id), ``top``
+    and ``control`` (the control value of the one breakdown) override the config. Raises
     ``JourneyctlError`` subclasses for anything the user can fix.
     """
     journey = config if isinstance(config, JourneyConfig) else load_config(config)
+    settings = breakdown_settings(journey, by=by, attribution=attribution, top=top, control=control)
+    journey = journey.model_copy(update={"breakdowns": settings})
     frame, quality = read_checked_events(events, journey, bad_rows=bad_rows, dedupe=dedupe)
     if frame.is_empty():
         raise InputError(
             "no analysable event rows remain", hint=f"all {quality.bad_rows:,} rows were bad; see --bad-rows"
         )
-    return analyze_frame(frame, journey).model_copy(update={"data_quality": quality})
+    result = analyze_frame(frame, journey)
+    if control is not None:
+        require_control(result.breakdowns, control)
+    return result.model_copy(update={"data_quality": quality})
 
 
 def csv_options(*, delimiter: str = "auto", encoding: str = "utf-8") -> CsvOptions:
@@ -201,4 +216,9 @@ def check(
             where="kpis",
             hint="add a `kpis:` list to the journey YAML or pass --kpi 'overall_conversion>=0.02'",
         )
-    return evaluate(analyze(events, journey), journey.kpis, extra=extra, fail_on=fail_on)
+    kpis_named = [*journey.kpis, *extra]
+    wanted = [k.metric.split(".")[1].split(SEPARATOR) for k in kpis_named if k.metric.startswith("by.")]
+    by = list({SEPARATOR.join(c): c for c in [*journey.breakdowns.by, *wanted]}.values())
+    # no top N here: a KPI may name any value that occurs
+    result = analyze(events, journey, by=by, top=UNFOLDED if by else None)
+    return evaluate(result, journey.kpis, extra=extra, fail_on=fail_on)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,7 +22,7 @@ from pydantic import BaseModel
 from journeyctl.config.durations import format_duration
 from journeyctl.config.models import Bound, JourneyConfig, Kpi, Severity
 from journeyctl.errors import ExitCode
-from journeyctl.result import AnalysisResult, Frozen, StageResult
+from journeyctl.result import AnalysisResult, BreakdownValue, Frozen, StageResult
 
 CHECK_SCHEMA_VERSION = 1
 Unit = Literal["rate", "count", "duration"]
@@ -58,7 +59,8 @@ def _numeric_fields(model: type[BaseModel]) -> dict[str, Unit]:
 
 TOP_LEVEL = _numeric_fields(AnalysisResult)
 STAGE_FIELDS = _numeric_fields(StageResult)
-UNITS: dict[str, Unit] = STAGE_FIELDS | TOP_LEVEL
+VALUE_FIELDS = _numeric_fields(BreakdownValue)
+UNITS: dict[str, Unit] = STAGE_FIELDS | TOP_LEVEL | VALUE_FIELDS
 
 
 def unit_of(metric: str) -> Unit:
@@ -84,10 +86,11 @@ def path_problem(metric: str, journey: JourneyConfig) -> tuple[str, str] | None:
     if metric.startswith("by."):
         column, _, rest = metric.removeprefix("by.").partition(".")
         properties = journey.columns.properties
-        if column not in properties:
+        unknown = [c for c in column.split("/") if c not in properties]
+        if unknown:
             mapped = ", ".join(properties) if properties else "none: columns.properties is empty"
-            return f"{column!r} is not a mapped property column", f"breakdown columns: {mapped}"
-        if _split_breakdown(rest, valid) is None:
+            return f"{unknown[0]!r} is not a mapped property column", f"breakdown columns: {mapped}"
+        if _split_breakdown(rest, [*valid, *VALUE_FIELDS]) is None:
             return (
                 f"{metric!r} does not end in a value and a metric path",
                 f"write by.{column}.<value>.<path>, e.g. by.{column}.email.overall_conversion",
@@ -129,7 +132,13 @@ def resolve(data: Mapping[str, Any], metric: str) -> float:
         values = breakdowns[0].get("values", [])
         match = next((v for v in values if rest.startswith(f"{v.get('value')}.")), None)
         if match is None:
-            raise Uncomputable(f"no user has {column} {rest.rsplit('.', 1)[0]!r} in this data")
+            names = [str(v.get("value")) for v in values]
+            present = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+            named = re.fullmatch(r"(.*?)\.(stages\.[^.]+\.[^.]+|[^.]+)", rest)
+            value = named.group(1) if named else rest
+            raise Uncomputable(
+                f"no user has {column} {value!r} in this data; values present: {present or 'none'}"
+            )
         node, parts = match, rest.removeprefix(f"{match['value']}.").split(".")
         data = match
     for part in parts:

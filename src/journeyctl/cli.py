@@ -135,19 +135,58 @@ def analyze(
         ),
     ] = "fail",
     dedupe: Annotated[bool, typer.Option("--dedupe", help="Drop identical duplicate events.")] = False,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by",
+            metavar="COLUMN",
+            help="Break every stage down by a mapped property (replaces the config's `breakdowns:`); "
+            "give it twice for the combinations of two columns.",
+        ),
+    ] = None,
+    attribution: Annotated[
+        str | None,
+        typer.Option(
+            help="Which row gives a user's value: first_touch (the entry, default), last_touch "
+            "(the last step reached) or a stage id.",
+        ),
+    ] = None,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            help="Show the N values with most entered users, the rest folded into (other); default 10."
+        ),
+    ] = None,
+    control: Annotated[
+        str | None,
+        typer.Option(
+            metavar="VALUE",
+            help="Test each value against this one (an A/B control) instead of against the rest.",
+        ),
+    ] = None,
     order: OrderOption = None,
     count: CountOption = None,
 ) -> None:
     """Show how many users reach each stage of the journey, and where they leave.
 
     Prints the funnel (users, step and cumulative conversion, users lost, drop-off, median
-    time to convert, pain points with reasons), then session, bounce and cart metrics.
+    time to convert, pain points with reasons), then session, bounce and cart metrics. With
+    --by (or `breakdowns:` in the config), a table per breakdown: stages as columns, values as
+    rows, ▼/▲ where a value converts significantly worse/better than the rest at that step.
 
-    Example: journeyctl analyze sample_data/store_events.csv -c configs/ecommerce.yaml
+    Example: journeyctl analyze sample_data/store_events.csv -c configs/ecommerce.yaml --by channel
     """
     with reporting_errors():
-        journey = api.with_funnel_mode(load_config(config), order=order, count=count)
-        result = api.analyze(events, journey, bad_rows=bad_rows, dedupe=dedupe)
+        result = api.analyze(
+            events,
+            api.with_funnel_mode(load_config(config), order=order, count=count),
+            bad_rows=bad_rows,
+            dedupe=dedupe,
+            by=[tuple(by)] if by else None,
+            attribution=attribution,
+            top=top,
+            control=control,
+        )
         to_terminal = output is None and stdout_is_terminal()
         text = render(result, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
         write_output(text, output, inputs=[config, *map(Path, events)])

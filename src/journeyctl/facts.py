@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from journeyctl.breakdown import attributed_values
 from journeyctl.columns import EXCLUDED, SESSION, STAGE_MASK, TS, USER
 from journeyctl.commerce import basket_facts, buyer_facts
 from journeyctl.config.models import JourneyConfig
@@ -42,7 +43,8 @@ ATTEMPT = "attempt"  # with count: entries, the attempt's number within its unit
 
 @dataclass(frozen=True)
 class Facts:
-    funnel: pl.DataFrame  # per unit: user_id, session or hold columns, level, last_entry, t0…
+    # per unit: user_id, session/hold columns or attempt, level, last_entry, t0… (µs), by:<column>
+    funnel: pl.DataFrame
     sessions: pl.DataFrame  # per session: events, start, landing_channel, landing_stage, bounced
     baskets: pl.DataFrame  # per cart unit: started, carts, purchased_carts, checkouts, purchased_checkouts
     buyers: pl.DataFrame  # per buyer: purchases, first, in_time
@@ -104,7 +106,10 @@ def user_facts(
         ]
     )
     return Facts(
-        funnel=pl.concat([units.keys, levels_frame(units.levels)], how="horizontal"),
+        funnel=pl.concat(
+            [units.keys, levels_frame(units.levels), attributed_values(events, units.levels, journey)],
+            how="horizontal",
+        ),
         sessions=sessions.select("events", "start", "landing_channel", "landing_stage", "bounced"),
         baskets=baskets,
         buyers=buyers,

@@ -48,3 +48,20 @@ def find_pain_points(counts: Sequence[StageCounts], *, max_drop_off: float | Non
         )
         for k, flags in sorted(kinds.items())
     ]
+
+
+def merge_pain_points(
+    found: list[PainPoint], extra: list[PainPoint], stage_ids: list[str]
+) -> list[PainPoint]:
+    """One pain point per transition, with the kinds and reasons of both lists, in stage order."""
+    merged = {p.stage: p for p in found}
+    for pain in extra:
+        old = merged.get(pain.stage)
+        merged[pain.stage] = (
+            pain
+            if old is None
+            else old.model_copy(
+                update={"kinds": old.kinds + pain.kinds, "reasons": old.reasons + pain.reasons}
+            )
+        )
+    return [merged[s] for s in stage_ids if s in merged]

@@ -22,6 +22,7 @@ from journeyctl.config.durations import duration_text
 from journeyctl.config.models import JourneyConfig
 from journeyctl.errors import InputError, UsageError
 from journeyctl.facts import Facts, user_facts
+from journeyctl.painpoints import merge_pain_points
 from journeyctl.periods import Period, PeriodKind, last_complete_period, window_closed
 from journeyctl.result import AnalysisResult, Frozen, PainPoint
 
@@ -188,20 +189,3 @@ def trend_point(period: PeriodResult) -> TrendPoint:
         cart_abandonment_rate=result.cart_abandonment_rate,
         checkout_abandonment_rate=result.checkout_abandonment_rate,
     )
-
-
-def merge_pain_points(
-    found: list[PainPoint], extra: list[PainPoint], stage_ids: list[str]
-) -> list[PainPoint]:
-    """One pain point per transition, with the kinds and reasons of both lists, in stage order."""
-    merged = {p.stage: p for p in found}
-    for pain in extra:
-        old = merged.get(pain.stage)
-        merged[pain.stage] = (
-            pain
-            if old is None
-            else old.model_copy(
-                update={"kinds": old.kinds + pain.kinds, "reasons": old.reasons + pain.reasons}
-            )
-        )
-    return [merged[s] for s in stage_ids if s in merged]

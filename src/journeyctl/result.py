@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 SCHEMA_VERSION = 1
 
-PainKind = Literal["drop_off_limit", "biggest_leak", "slowest_transition", "conversion_fell"]
+PainKind = Literal["drop_off_limit", "biggest_leak", "slowest_transition", "conversion_fell", "segment_worse"]
 
 
 class Frozen(BaseModel):
@@ -26,7 +26,7 @@ def rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-class StageResult(Frozen):
+class StageMetrics(Frozen):
     id: str
     label: str
     users: int
@@ -41,8 +41,52 @@ class StageResult(Frozen):
     min_time_to_convert_s: float | None
     max_time_to_convert_s: float | None
     median_time_from_entry_s: float | None
+
+
+class StageResult(StageMetrics):
     pain_point: bool
     pain_point_reasons: list[str]
+
+
+class SegmentTest(Frozen):
+    """A breakdown value's conversion against its comparison group (docs/metrics.md)."""
+
+    against: str  # "rest" (every other unit) or "control" (the control value's units)
+    rate: float | None
+    interval: tuple[float, float] | None  # 95% Wilson
+    other_rate: float | None
+    other_interval: tuple[float, float] | None
+    difference: float | None  # rate - other_rate
+    direction: Literal["better", "worse", "same", "n/a"]
+    test: Literal["z", "fisher"] | None  # None: a group is below the minimum sample
+    p_value: float | None
+    q_value: float | None  # Benjamini–Hochberg over every test of the breakdown
+    significant: bool  # q_value < 0.05
+
+
+class BreakdownStage(StageMetrics):
+    significance: SegmentTest | None  # the step conversion into this stage; None when not tested
+
+
+class BreakdownValue(Frozen):
+    value: str  # the property value, "(none)", "(not reached)" or "(other)"
+    users: int  # units entered (reached stage 1) attributed to this value
+    share: float | None  # of all units entered
+    overall_conversion: float | None
+    overall_significance: SegmentTest | None
+    stages: list[BreakdownStage]
+
+
+class Breakdown(Frozen):
+    column: str  # the property, or two joined by "/" (their combinations are the values)
+    columns: list[str]
+    attribution: str  # first_touch, last_touch or a stage id
+    against: Literal["rest", "control"]
+    control: str | None
+    top: int
+    min_sample: int
+    folded_values: int  # distinct values beyond the top folded into "(other)"
+    values: list[BreakdownValue]
 
 
 class PainPoint(Frozen):
@@ -119,6 +163,7 @@ class AnalysisResult(Frozen):
     repeat_purchase_rate: float | None
     repeat_rule: str
     pain_points: list[PainPoint]
+    breakdowns: list[Breakdown] = []
     data_quality: DataQuality = DataQuality()
     exclusions: list[ExclusionResult] = []
     on_exclusion: str | None = None  # keep_best or drop_user, when there are exclusions

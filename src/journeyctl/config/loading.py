@@ -66,15 +66,24 @@ def parse_config(text: str, path: str = "<config>") -> JourneyConfig:
     except ValidationError as err:
         # a typo explains a missing key, so report unknown keys first
         problem = min(err.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        loc = tuple(problem["loc"])
+        loc = _as_written(tuple(problem["loc"]), lines)
         message = problem["msg"].removeprefix("Value error, ")
         hint = _suggest(loc) if problem["type"] == "extra_forbidden" else _hint_for(loc)
         raise ConfigError(
             f"{yaml_path(loc)}: {message}", where=f"{path}:{_line_of(loc, lines)}", hint=hint
         ) from None
     for loc, message, hint in _reference_problems(config):
+        loc = _as_written(loc, lines)
         raise ConfigError(f"{yaml_path(loc)}: {message}", where=f"{path}:{_line_of(loc, lines)}", hint=hint)
     return config
+
+
+def _as_written(loc: Loc, lines: dict[Loc, int]) -> Loc:
+    """The path as the YAML spells it: ``breakdowns: [a, b]`` is the short form of
+    ``breakdowns: {by: [a, b]}``, so ``breakdowns.by[1]`` is ``breakdowns[1]`` there."""
+    if loc[:2] == ("breakdowns", "by") and ("breakdowns", "by") not in lines:
+        return ("breakdowns", *loc[2:])
+    return loc
 
 
 def yaml_path(loc: Loc) -> str:
@@ -283,9 +292,46 @@ def _reference_problems(config: JourneyConfig) -> typing.Iterator[tuple[Loc, str
                 f"property {column!r} is not a mapped column",
                 f"add it to columns.properties ({mapped})",
             )
+    yield from _breakdown_problems(config, mapped)
     from journeyctl.check import path_problem  # the metric catalogue lives with the verdicts
 
     for index, kpi in enumerate(config.kpis):
         problem = path_problem(kpi.metric, config)
         if problem is not None:
             yield (("kpis", index, "metric"), *problem)
+
+
+def _breakdown_problems(config: JourneyConfig, mapped: str) -> typing.Iterator[tuple[Loc, str, str]]:
+    """Breakdown columns are mapped properties; the attribution names a rule or a stage."""
+    properties = config.columns.properties
+    settings = config.breakdowns
+    for index, columns in enumerate(settings.by):
+        if len(set(columns)) < len(columns):
+            yield (
+                ("breakdowns", "by", index),
+                f"{columns[0]!r} is combined with itself",
+                "combine two columns",
+            )
+        for c_index, column in enumerate(columns):
+            if column not in properties:
+                loc: Loc = ("breakdowns", "by", index) + ((c_index,) if len(columns) > 1 else ())
+                yield (
+                    loc,
+                    f"{column!r} is not a mapped property column",
+                    f"add it to columns.properties ({mapped})",
+                )
+    ids = [stage.id for stage in config.stages]
+    if settings.attribution not in ("first_touch", "last_touch", *ids):
+        yield (
+            ("breakdowns", "attribution"),
+            f"unknown attribution {settings.attribution!r}",
+            f"use first_touch, last_touch or a stage id ({', '.join(ids)})",
+        )
+    for key in settings.control:
+        unknown = [c for c in key.split("/") if c not in properties]
+        if unknown:
+            yield (
+                ("breakdowns", "control", key),
+                f"{unknown[0]!r} is not a mapped property column",
+                f"name a breakdown column, or two joined by / ({mapped})",
+            )

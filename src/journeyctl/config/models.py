@@ -211,6 +211,30 @@ class PainPoints(Strict):
     max_drop_off: float | None = Field(default=None, ge=0, le=1)
 
 
+def _breakdowns_form(value: object) -> object:
+    """``breakdowns: [channel, [channel, segment]]`` is short for ``breakdowns: {by: [...]}``."""
+    return {"by": value} if isinstance(value, list) else value
+
+
+def _columns_form(value: object) -> object:
+    """``channel`` stands for ``[channel]``: a breakdown by one column."""
+    return [value] if isinstance(value, str) else value
+
+
+BreakdownColumns = Annotated[list[str], BeforeValidator(_columns_form), Field(min_length=1, max_length=2)]
+
+
+class Breakdowns(Strict):
+    """Default breakdowns of ``analyze`` (docs/metrics.md, Breakdowns): each entry of ``by``
+    is a property column, or two columns whose combinations are the rows."""
+
+    by: list[BreakdownColumns] = Field(default_factory=list)
+    attribution: str = "first_touch"  # first_touch | last_touch | a stage id
+    top: int = Field(default=10, ge=1)
+    min_sample: int = Field(default=30, ge=1)
+    control: dict[str, str] = Field(default_factory=dict)  # breakdown column -> control value
+
+
 Severity = Literal["fail", "warn"]
 BOUND_KEYS = ("min", "max", "gt", "lt")
 _PERCENT = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*%\s*")
@@ -328,6 +352,7 @@ class JourneyConfig(Strict):
     bounce: Bounce = Field(default_factory=Bounce)
     cart: Cart = Field(default_factory=Cart)
     pain_points: PainPoints = Field(default_factory=PainPoints)
+    breakdowns: Annotated[Breakdowns, BeforeValidator(_breakdowns_form)] = Field(default_factory=Breakdowns)
     kpis: list[Kpi] = Field(default_factory=list)
 
     @field_validator("timezone")

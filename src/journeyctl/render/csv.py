@@ -1,4 +1,5 @@
-"""``--format csv``: one row per stage, safe to open in a spreadsheet."""
+"""``--format csv``: one row per stage (and per breakdown value and stage), safe to open in a
+spreadsheet."""
 
 from __future__ import annotations
 
@@ -36,11 +37,44 @@ def cell(value: object) -> object:
     return "" if value is None else value
 
 
+BREAKDOWN_COLUMNS = (
+    "breakdown",
+    "value",
+    "against",
+    "test",
+    "p_value",
+    "q_value",
+    "significant",
+    "conversion_low",
+    "conversion_high",
+)
+
+
 def render_csv(result: AnalysisResult) -> str:
+    """One row per stage; with breakdowns, then one row per breakdown value and stage, the
+    stage columns for that value plus the breakdown, the value and the step's test."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*COLUMNS, "pain_point_reasons"])
+    extra = BREAKDOWN_COLUMNS if result.breakdowns else ()
+    writer.writerow([*COLUMNS, "pain_point_reasons", *extra])
     for stage in result.stages:
         row = stage.model_dump()
-        writer.writerow([cell(row[c]) for c in COLUMNS] + [cell("; ".join(stage.pain_point_reasons))])
+        reasons = cell("; ".join(stage.pain_point_reasons))
+        writer.writerow([cell(row[c]) for c in COLUMNS] + [reasons] + [""] * len(extra))
+    for breakdown in result.breakdowns:
+        for value in breakdown.values:
+            for step in value.stages:
+                row = step.model_dump()
+                test = step.significance
+                interval = test.interval if test is not None and test.interval is not None else (None, None)
+                tested = (
+                    [test.against, test.test, test.p_value, test.q_value, test.significant]
+                    if test is not None
+                    else [None] * 5
+                )
+                writer.writerow(
+                    [cell(row.get(c)) for c in COLUMNS]
+                    + [""]
+                    + [cell(v) for v in (breakdown.column, value.value, *tested, *interval)]
+                )
     return out.getvalue()

@@ -27,7 +27,7 @@ from journeyctl.render.text import (
     verdict,
 )
 from journeyctl.report import Report
-from journeyctl.result import AnalysisResult
+from journeyctl.result import AnalysisResult, Breakdown, SegmentTest
 
 BAR_WIDTH = 12
 SHORT = {
@@ -35,7 +35,9 @@ SHORT = {
     "biggest_leak": "biggest leak",
     "slowest_transition": "slowest",
     "conversion_fell": "conversion fell",
+    "segment_worse": "segment worse",
 }
+SIGNIFICANT = {"better": "▲", "worse": "▼"}
 
 
 def render_table(result: AnalysisResult, *, width: int | None = None, color: bool = False) -> str:
@@ -46,6 +48,9 @@ def render_table(result: AnalysisResult, *, width: int | None = None, color: boo
         parts.append(_pain_points(result))
     if result.exclusions:
         parts.append(_exclusions(result))
+    for index, breakdown in enumerate(result.breakdowns):
+        parts += [Text("")] if index else []
+        parts += _breakdown(result, breakdown)
     parts += [_metrics(result), _headline(result)]
     if result.data_quality.has_findings:
         parts.append(_data_quality(result))
@@ -101,7 +106,8 @@ def _funnel(result: AnalysisResult, width: int) -> Table:
         if has_pending:
             row.append(f"{stage.pending:,}" if stage.pending else "")
         if show_flags:
-            row.append(Text(", ".join(SHORT[k] for k in kinds.get(stage.id, [])), style="bold red"))
+            flags = dict.fromkeys(kinds.get(stage.id, []))  # one word per kind, however many segments
+            row.append(Text(", ".join(SHORT[k] for k in flags), style="bold red"))
         table.add_row(*row)
     return table
 
@@ -112,8 +118,51 @@ def _pain_points(result: AnalysisResult) -> Text:
         stage, before = result.stage(pain.stage), result.stage(pain.from_stage)
         lines.append("  ▲ ", style="red")
         lines.append(f"{safe(before.label)} → {safe(stage.label)}", style="bold")
-        lines.append(f": {'; '.join(pain.reasons)}\n")
+        lines.append(f": {safe('; '.join(pain.reasons))}\n")
     return lines
+
+
+def _breakdown(result: AnalysisResult, breakdown: Breakdown) -> list[Text | Table]:
+    """A breakdown as a compact table: a row per value and the overall row, a column per
+    stage with units and conversion from the start, ▼/▲ on a significant step."""
+    rules = {"first_touch": "first touch", "last_touch": "last touch"}
+    ids = [s.id for s in result.stages]
+    rule = (
+        rules.get(breakdown.attribution)
+        or f"value at {result.stages[ids.index(breakdown.attribution)].label}"
+    )
+    against = "the rest" if breakdown.control is None else f"{breakdown.column}={breakdown.control}"
+    title = Text(f"By {safe(breakdown.column)}", style="bold")
+    title.append(f" ({safe(rule)}; ▼/▲ significantly worse/better than {safe(against)})", style="dim")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+    table.add_column(safe(breakdown.column), max_width=28, overflow="fold")
+    for stage in result.stages:
+        table.add_column(Text(safe(stage.label)), justify="right")  # narrow: "units" over "%"
+    for index, value in enumerate(breakdown.values):
+        cells = [_cell(s.users, s.from_start, s.significance) for s in value.stages]
+        cells[0] = Text(f"{value.users:,}")  # every row starts at 100%
+        last = index == len(breakdown.values) - 1
+        table.add_row(Text(safe(value.value), style="bold"), *cells, end_section=last)
+    overall = [_cell(s.users, s.from_start, None) for s in result.stages]
+    table.add_row(Text("overall", style="bold"), Text(f"{result.stages[0].users:,}"), *overall[1:])
+    parts: list[Text | Table] = [title, table]
+    notes = []
+    if breakdown.folded_values:
+        notes.append(f"{plural(breakdown.folded_values, 'value')} beyond the top {breakdown.top} in (other)")
+    if breakdown.control is not None and all(v.value != breakdown.control for v in breakdown.values):
+        notes.append(f"{safe(breakdown.column)}={safe(breakdown.control)} does not occur: nothing is tested")
+    else:
+        notes.append(f"no test below {breakdown.min_sample} {result.unit} per group")
+    parts.append(Text(" · ".join(notes), style="dim"))
+    return parts
+
+
+def _cell(units: int, from_start: float | None, test: SegmentTest | None) -> Text:
+    cell = Text(f"{units:,} {percent(from_start)}")
+    if test is not None and test.significant:
+        style = "bold red" if test.direction == "worse" else "bold green"
+        cell.append(SIGNIFICANT[test.direction], style=style)
+    return cell
 
 
 def _metrics(result: AnalysisResult) -> Text:
