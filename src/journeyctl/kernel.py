@@ -412,8 +412,9 @@ def _constrained_unit(
                         pushed[k] += 1
                         if reach[k - 1, h] == NOT_REACHED:
                             continue
+                        # strictly smaller only: among equal deadlines the earliest step stays in front
                         while (
-                            dq_tail[k] > dq_head[k] and reach[k - 1, dq[k, dq_tail[k] - 1]] <= reach[k - 1, h]
+                            dq_tail[k] > dq_head[k] and reach[k - 1, dq[k, dq_tail[k] - 1]] < reach[k - 1, h]
                         ):
                             dq_tail[k] -= 1
                         dq[k, dq_tail[k]] = h
