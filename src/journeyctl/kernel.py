@@ -41,15 +41,22 @@ class Levels(NamedTuple):
     last_entry: Int64Array
 
 
+def unreached(units: int, n_stages: int) -> Levels:
+    """Output arrays for ``units`` units that never entered, for a kernel to fill."""
+    return Levels(
+        np.zeros(units, dtype=np.int32),
+        np.full((units, n_stages), NOT_REACHED, dtype=np.int64),
+        np.full((units, n_stages), -1, dtype=np.int64),
+        np.full(units, NOT_REACHED, dtype=np.int64),
+    )
+
+
 def ordered_levels(
     starts: Int64Array, ts: Int64Array, mask: Int64Array, *, n_stages: int, window_us: int
 ) -> Levels:
     """Run the ordered funnel on units ``starts[u]:starts[u+1]`` of rows sorted by (unit, ts)."""
     units = len(starts) - 1
-    level = np.zeros(units, dtype=np.int32)
-    path = np.full((units, n_stages), NOT_REACHED, dtype=np.int64)
-    rows = np.full((units, n_stages), -1, dtype=np.int64)
-    last_entry = np.full(units, NOT_REACHED, dtype=np.int64)
+    level, path, rows, last_entry = unreached(units, n_stages)
     if units > 0:
         _ordered_all(starts, ts, mask, n_stages, window_us, level, path, rows, last_entry)
     return Levels(level, path, rows, last_entry)
@@ -240,51 +247,14 @@ def constrained_levels(
     the latest deadline dominates, so keeping the maximum per state stays exact.
     """
     units = len(starts) - 1
-    level = np.zeros(units, dtype=np.int32)
-    path = np.full((units, n_stages), NOT_REACHED, dtype=np.int64)
-    rows = np.full((units, n_stages), -1, dtype=np.int64)
-    last_entry = np.full(units, NOT_REACHED, dtype=np.int64)
+    level, path, rows, last_entry = unreached(units, n_stages)
     if units > 0:
-        _constrained_all(
-            starts,
-            ts,
-            mask,
-            rules.excluded,
-            n_stages,
-            window_us,
-            rules.within_us,
-            rules.after_us,
-            rules.strict,
-            rules.open_after,
-            rules.opens,
-            rules.closes,
-            level,
-            path,
-            rows,
-            last_entry,
-        )
+        _constrained_all(starts, ts, mask, rules, n_stages, window_us, level, path, rows, last_entry)
     return Levels(level, path, rows, last_entry)
 
 
 @nb.njit(cache=True, nogil=True)
-def _constrained_all(
-    starts,
-    ts,
-    mask,
-    excluded,
-    n_stages,
-    window_us,
-    within_us,
-    after_us,
-    strict,
-    open_after,
-    opens,
-    closes,
-    level,
-    path,
-    rows,
-    last_entry,
-):
+def _constrained_all(starts, ts, mask, rules, n_stages, window_us, level, path, rows, last_entry):
     for u in range(len(starts) - 1):
         a = starts[u]
         b = starts[u + 1]
@@ -295,47 +265,21 @@ def _constrained_all(
                 break
         if has_entry:
             _constrained_unit(
-                ts[a:b],
-                mask[a:b],
-                excluded[a:b],
-                n_stages,
-                window_us,
-                within_us,
-                after_us,
-                strict,
-                open_after,
-                opens,
-                closes,
-                level,
-                path,
-                rows,
-                last_entry,
-                u,
-                a,
+                ts[a:b], mask[a:b], rules, n_stages, window_us, level, path, rows, last_entry, u, a
             )
 
 
 @nb.njit(cache=True, nogil=True)
-def _constrained_unit(
-    ts,
-    mask,
-    excluded,
-    n_stages,
-    window_us,
-    within_us,
-    after_us,
-    strict,
-    open_after,
-    opens,
-    closes,
-    level,
-    path,
-    rows,
-    last_entry,
-    u,
-    offset,
-):
+def _constrained_unit(ts, mask, rules, n_stages, window_us, level, path, rows, last_entry, u, offset):
+    """``offset`` is the unit's first row in the arrays of ``rules`` and of the output rows."""
     m = len(ts)
+    excluded = rules.excluded[offset : offset + m]
+    within_us = rules.within_us
+    after_us = rules.after_us
+    strict = rules.strict
+    open_after = rules.open_after
+    opens = rules.opens
+    closes = rules.closes
     n_groups = 0
     for r in range(m):
         if r == 0 or ts[r] != ts[r - 1]:
@@ -501,10 +445,7 @@ def any_order_levels(
     row that did it. ``last_entry`` is the latest anchor.
     """
     units = len(starts) - 1
-    level = np.zeros(units, dtype=np.int32)
-    path = np.full((units, n_stages), NOT_REACHED, dtype=np.int64)
-    rows = np.full((units, n_stages), -1, dtype=np.int64)
-    last_entry = np.full(units, NOT_REACHED, dtype=np.int64)
+    level, path, rows, last_entry = unreached(units, n_stages)
     if units > 0:
         _any_all(starts, ts, mask, n_stages, window_us, level, path, rows, last_entry)
     return Levels(level, path, rows, last_entry)
@@ -629,57 +570,18 @@ def attempt_levels(
     its single entry and its window.
     """
     bound = int(np.count_nonzero(mask if kind == ANY_ORDER else mask & 1))
-    level = np.zeros(bound, dtype=np.int32)
-    path = np.full((bound, n_stages), NOT_REACHED, dtype=np.int64)
-    rows = np.full((bound, n_stages), -1, dtype=np.int64)
-    last_entry = np.full(bound, NOT_REACHED, dtype=np.int64)
+    level, path, rows, last_entry = unreached(bound, n_stages)
     unit_of = np.zeros(bound, dtype=np.int64)
     count = 0
     if len(starts) > 1:
         count = _attempts_all(
-            starts,
-            ts,
-            mask,
-            kind,
-            rules.excluded,
-            n_stages,
-            window_us,
-            rules.within_us,
-            rules.after_us,
-            rules.strict,
-            rules.open_after,
-            rules.opens,
-            rules.closes,
-            level,
-            path,
-            rows,
-            last_entry,
-            unit_of,
+            starts, ts, mask, kind, rules, n_stages, window_us, level, path, rows, last_entry, unit_of
         )
     return Levels(level[:count], path[:count], rows[:count], last_entry[:count]), unit_of[:count]
 
 
 @nb.njit(cache=True, nogil=True)
-def _attempts_all(
-    starts,
-    ts,
-    mask,
-    kind,
-    excluded,
-    n_stages,
-    window_us,
-    within_us,
-    after_us,
-    strict,
-    open_after,
-    opens,
-    closes,
-    level,
-    path,
-    rows,
-    last_entry,
-    unit_of,
-):
+def _attempts_all(starts, ts, mask, kind, rules, n_stages, window_us, level, path, rows, last_entry, unit_of):
     count = 0
     for u in range(len(starts) - 1):
         a = starts[u]
@@ -706,23 +608,7 @@ def _attempts_all(
                 _ordered_unit(ts[lo:hi], sub, n_stages, window_us, level, path, rows, last_entry, count, lo)
             elif kind == CONSTRAINED:
                 _constrained_unit(
-                    ts[lo:hi],
-                    sub,
-                    excluded[lo:hi],
-                    n_stages,
-                    window_us,
-                    within_us,
-                    after_us,
-                    strict,
-                    open_after,
-                    opens,
-                    closes,
-                    level,
-                    path,
-                    rows,
-                    last_entry,
-                    count,
-                    lo,
+                    ts[lo:hi], sub, rules, n_stages, window_us, level, path, rows, last_entry, count, lo
                 )
             else:
                 _any_unit(ts[lo:hi], sub, n_stages, window_us, level, path, rows, last_entry, count, lo)
