@@ -137,6 +137,8 @@ def test_strict_vs_ordered_vs_any_on_the_same_log() -> None:
     assert users(events, gaps()) == [3, 1, 1]
     assert users(events, gaps(order="strict")) == [3, 1, 0]
     assert users(events, gaps(order="any")) == [3, 2, 2]
+    text = render(analyze(events, gaps(order="any")), Format.table, width=150, color=False)
+    assert "any order: row k counts the units that did k of the stages" in text
 
 
 def test_any_order_window_is_anchored_at_the_earliest_row() -> None:

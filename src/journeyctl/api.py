@@ -159,8 +159,9 @@ def analyze_frame(frame: pl.DataFrame, journey: JourneyConfig) -> AnalysisResult
 
 
 def funnel_levels(frame: pl.DataFrame, journey: JourneyConfig) -> pl.DataFrame:
-    """Per user: ``user_id``, ``level`` and the reported path's step times ``t0``… (µs since
-    the epoch): the kernel's answer, for checks and for lists of users behind a number."""
+    """Per counting unit: ``user_id`` (then ``session_id``, the hold columns or ``attempt``),
+    ``level`` and the reported path's step times ``t0``… (µs since the epoch): the kernel's
+    answer, for checks and for lists of users behind a number."""
     return user_facts(frame, journey).funnel
 
 

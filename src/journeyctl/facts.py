@@ -218,25 +218,22 @@ def unit_levels(events: pl.DataFrame, journey: JourneyConfig) -> UnitLevels:
     ts, mask = _kernel_columns(frame)
     excluded = frame[EXCLUDED].to_numpy().astype(np.int64) if EXCLUDED in frame.columns else None
 
-    def run(rules: list[int]) -> Levels:
-        levels, _ = _run_kernel(starts, ts, mask, excluded, journey, rules)
-        if order is None:
-            return levels
-        rows = np.where(levels.rows >= 0, order[np.maximum(levels.rows, 0)], -1)
-        return levels._replace(rows=rows)
+    def run(rules: list[int]) -> tuple[Levels, npt.NDArray[np.int64] | None]:
+        levels, unit_of = _run_kernel(starts, ts, mask, excluded, journey, rules)
+        if order is not None:  # back to rows of the prepared frame
+            levels = levels._replace(rows=np.where(levels.rows >= 0, order[np.maximum(levels.rows, 0)], -1))
+        return levels, unit_of
 
-    if journey.funnel.count == "entries":
-        levels, unit_of = _run_kernel(starts, ts, mask, excluded, journey, [])
-        assert unit_of is not None
+    base, unit_of = run([])
+    if unit_of is not None:  # count: entries, one unit per attempt
         attempt = np.arange(len(unit_of)) - np.searchsorted(unit_of, unit_of) + 1
         attempts = unit_rows[unit_of].with_columns(pl.Series(ATTEMPT, attempt, dtype=pl.Int64))
-        return UnitLevels(attempts, levels, [], 0)
-    base = run([])
+        return UnitLevels(attempts, base, [], 0)
     n_rules = len(journey.funnel.exclude)
     if not n_rules:
         return UnitLevels(unit_rows, base, [], 0)
-    alone = [run([x]) for x in range(n_rules)]
-    clean = alone[0] if n_rules == 1 else run(list(range(n_rules)))
+    alone = [run([x])[0] for x in range(n_rules)]
+    clean = alone[0] if n_rules == 1 else run(list(range(n_rules)))[0]
     lowered = clean.level < base.level
     if journey.funnel.on_exclusion == "drop_user":
         clean = Levels(

@@ -29,7 +29,7 @@ def rate(part: int, whole: int) -> float | None:
 class StageMetrics(Frozen):
     id: str
     label: str
-    users: int
+    users: int  # units reaching the stage (AnalysisResult.unit says what a unit is)
     conversion: float | None  # users / users of the previous stage; None for the first stage
     from_start: float | None  # users / users of the first stage
     lost: int | None  # users of the previous stage who did not reach this one

@@ -65,9 +65,13 @@ def _title(result: AnalysisResult) -> Text:
     title = Text(safe(result.journey), style="bold")
     title.append(
         f" — {plural(result.users, 'user')} · {plural(result.events, 'event')}{span}"
-        f" · {result.order} funnel, window {format_duration(result.window_s)}, counting {result.unit}",
+        f" · {result.order} funnel, window {format_duration(result.window_s)}, counting {safe(result.unit)}",
         style="dim",
     )
+    if result.order == "any":
+        title.append(
+            "\nany order: row k counts the units that did k of the stages, in any order", style="dim"
+        )
     return title
 
 
