@@ -268,6 +268,63 @@ def cart_abandonment(rows: Sequence[Row], journey: JourneyConfig) -> float | Non
     return (carts - purchased) / carts if carts else None
 
 
+def passes(row: Row, filters: Sequence[tuple[str, Condition]]) -> bool:
+    """``--where``: a row is kept when its property passes every (column, condition)."""
+    return all(condition_holds(row.get(column), condition) for column, condition in filters)
+
+
+def pending_at(rows: Sequence[Row], journey: JourneyConfig, level: int, data_end: datetime) -> bool:
+    """A user at ``level`` (≥ 1) is pending at the next stage when their latest entry's window
+    is still open at the end of the data."""
+    latest = max(r["ts"] for r in rows if 0 in stages_of(r, journey))
+    return level >= 1 and latest + journey.funnel.window > data_end
+
+
+def stage_table(
+    rows: Sequence[Row], journey: JourneyConfig, *, data_end: datetime, exclude_pending: bool
+) -> list[dict[str, Any]]:
+    """Per stage: users, lost, pending, conversion and from_start, counting each user's fate
+    at each stage: reached, pending (never reached it, window open at ``data_end``) or lost."""
+    fates: list[tuple[int, bool]] = []  # (level, pending at the next stage)
+    for user_rows in by_user(rows).values():
+        level = best_path(user_rows, journey)[0]
+        fates.append((level, level > 0 and pending_at(user_rows, journey, level, data_end)))
+    out = []
+    for k in range(1, len(journey.stages) + 1):
+        users = sum(level >= k for level, _ in fates)
+        pending = sum(level == k - 1 and waiting for level, waiting in fates) if k > 1 else 0
+        # users whose fate at k is unknown: pending at some stage up to k
+        unknown = sum(waiting and 1 <= level < k for level, waiting in fates) if exclude_pending else 0
+        before = sum(level >= k - 1 for level, _ in fates) - (pending if exclude_pending else 0)
+        first = sum(level >= 1 for level, _ in fates) - unknown
+        out.append(
+            {
+                "users": users,
+                "pending": pending,
+                "lost": before - users if k > 1 else None,
+                "conversion": (users / before if before else None) if k > 1 else None,
+                "from_start": users / first if first else None,
+            }
+        )
+    return out
+
+
+def next_events(rows: Sequence[Row], journey: JourneyConfig, stage: int) -> dict[str | None, int]:
+    """For users at level ``stage`` whose window closed: the event at the earliest time
+    strictly after the last step of their reported path (the smallest name at that time), or
+    None; counted."""
+    data_end = max(r["ts"] for r in rows)
+    counts: dict[str | None, int] = defaultdict(int)
+    for user_rows in by_user(rows).values():
+        level, _, t_last = best_path(user_rows, journey)
+        if level != stage or pending_at(user_rows, journey, level, data_end):
+            continue
+        assert t_last is not None
+        later = sorted((r["ts"], r["event"]) for r in user_rows if r["ts"] > t_last)
+        counts[later[0][1] if later else None] += 1
+    return dict(counts)
+
+
 def all_paths(rows: Sequence[Row], journey: JourneyConfig) -> list[tuple[int, ...]]:
     """Every path as row indices: distinct rows filling steps 1..k in time order, the last
     within the window of the first."""
@@ -327,3 +384,19 @@ def attributed(rows: Sequence[Row], journey: JourneyConfig, column: str, attribu
         value = rows[path[step]].get(column)
         values.add("(none)" if value is None else str(value))
     return values
+
+
+def users_per_stage_entering_in(
+    rows: Sequence[Row], journey: JourneyConfig, since: datetime | None, until: datetime | None
+) -> list[int]:
+    """``--since``/``--until``: a user's level over the paths whose entry row lies in
+    [since, until); later steps may lie outside."""
+
+    def inside(ts: datetime) -> bool:
+        return (since is None or ts >= since) and (until is None or ts < until)
+
+    levels = []
+    for user_rows in by_user(rows).values():
+        paths = [p for p in all_paths(user_rows, journey) if inside(user_rows[p[0]]["ts"])]
+        levels.append(max((len(p) for p in paths), default=0))
+    return [sum(level >= k for level in levels) for k in range(1, len(journey.stages) + 1)]

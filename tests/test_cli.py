@@ -185,3 +185,164 @@ def test_an_unknown_order_is_a_usage_error() -> None:
     code, out, err = run("analyze", TINY, "-c", TINY_YAML, "--order", "sorted")
     assert (code, out) == (2, "")
     assert "Invalid value for '--order'" in err
+
+
+WHERE_HINT = (
+    "  hint: write COLUMN OP VALUE with OP one of = != < <= > >=, "
+    "or COLUMN in (A, B) / COLUMN not in (A, B); "
+    "quote values with spaces or commas: --where \"plan = 'pro plus'\"\n"
+)
+
+
+def test_where_filters_rows_and_says_so_above_the_table() -> None:
+    # only email rows: u1 alone enters and converts all the way
+    code, out, err = run("analyze", TINY, "-c", TINY_YAML, "--where", "channel = email", "-f", "json")
+    assert (code, err) == (0, "")
+    data = json.loads(out)
+    assert [s["users"] for s in data["stages"]] == [1, 1, 1, 1]
+    assert data["filters"] == {"where": ["channel = email"], "since": None, "until": None}
+    code, out, _ = run(
+        "analyze", TINY, "-c", TINY_YAML, "--where", "channel in (email, social)", "--width", "120"
+    )
+    assert code == 0 and "Filtered: where channel in (email, social)\n" in out
+
+
+def test_where_parse_error_points_a_caret_at_the_problem() -> None:
+    code, out, err = run("analyze", TINY, "-c", TINY_YAML, "--where", "channel in (email")
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: --where: expected `,` or `)` after a value\n    channel in (email\n                     ^\n"
+        + WHERE_HINT
+    )
+
+
+def test_where_on_an_unmapped_column_lists_the_mapped_ones() -> None:
+    code, out, err = run("analyze", TINY, "-c", TINY_YAML, "--where", "segment = vip")
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: --where 'segment = vip': 'segment' is not a mapped property column\n"
+        "  hint: mapped properties: channel; add the column to columns.properties to filter on it\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--since", "2026-13-01"], "error: --since '2026-13-01': expected a date YYYY-MM-DD or a date-time"),
+        (["--until", "2026-01-01T25:00"], "error: --until '2026-01-01T25:00': expected a date YYYY-MM-DD"),
+        (
+            ["--since", "2026-01-02", "--until", "2026-01-01"],
+            "error: --until 2026-01-02T00:00:00+00:00 is not after --since 2026-01-02T00:00:00+00:00",
+        ),
+    ],
+)
+def test_bad_entry_ranges_are_refused(args: list[str], message: str) -> None:
+    code, out, err = run("analyze", TINY, "-c", TINY_YAML, *args)
+    assert (code, out) == (2, "") and err.startswith(message)
+
+
+def test_since_and_until_limit_the_entries() -> None:
+    # entries on 2026-01-01 from 11:00 on: u2 (11:00) and u3 (12:00); u2's step the next day counts
+    code, out, _ = run(
+        "analyze", TINY, "-c", TINY_YAML, "--since", "2026-01-01T11:00", "--until", "2026-01-01", "-f", "csv"
+    )
+    assert code == 0
+    assert [line.split(",")[2] for line in out.splitlines()[1:]] == ["2", "1", "0", "0"]
+
+
+def test_pending_shows_in_csv_and_exclude_pending_changes_the_rates() -> None:
+    # u3 (level 1) and u2 (level 2) entered within 30 days of the data's end: pending at
+    # interest and consideration; without them interest converts 2/2 and consideration 1/1
+    _, plain, _ = run("analyze", TINY, "-c", TINY_YAML, "-f", "csv")
+    code, excluded, _ = run("analyze", TINY, "-c", TINY_YAML, "-f", "csv", "--exclude-pending")
+    assert code == 0
+    cols = plain.splitlines()[0].split(",")
+    pending, conversion, lost = cols.index("pending"), cols.index("conversion"), cols.index("lost")
+    plain_rows = [line.split(",") for line in plain.splitlines()[1:]]
+    excluded_rows = [line.split(",") for line in excluded.splitlines()[1:]]
+    assert [r[pending] for r in plain_rows] == [r[pending] for r in excluded_rows] == ["0", "1", "1", "0"]
+    assert [r[conversion] for r in plain_rows][1:3] == ["0.6666666666666666", "0.5"]
+    assert [(r[conversion], r[lost]) for r in excluded_rows][1:3] == [("1.0", "0"), ("1.0", "0")]
+
+
+def test_check_exclude_pending_judges_the_rates_without_pending_users() -> None:
+    kpi = "stages.interest.conversion>=0.9"
+    assert run("check", TINY, "-c", TINY_YAML, "--kpi", kpi)[0] == 1
+    assert run("check", TINY, "-c", TINY_YAML, "--kpi", kpi, "--exclude-pending")[0] == 0
+
+
+def test_after_drop_off_is_in_the_json() -> None:
+    code, out, _ = run("analyze", TINY, "-c", TINY_YAML, "--after-drop-off", "awareness", "-f", "json")
+    # the only unit at awareness alone, u3, is pending: nobody dropped off yet
+    assert code == 0
+    assert json.loads(out)["after_drop_off"] == {
+        "stage": "awareness",
+        "next_stage": "interest",
+        "units": 0,
+        "pending": 1,
+        "next_events": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("stage", "problem"),
+    [
+        ("purchase", "'purchase' is the last stage: nobody drops off after it"),
+        ("cart", "'cart' is not a stage id"),
+    ],
+)
+def test_after_drop_off_names_the_valid_stages(stage: str, problem: str) -> None:
+    code, out, err = run("analyze", TINY, "-c", TINY_YAML, "--after-drop-off", stage)
+    assert (code, out) == (2, "")
+    hint = "  hint: stages with a next stage: awareness, interest, consideration\n"
+    assert err == f"error: --after-drop-off: {problem}\n{hint}"
+
+
+def test_export_users_writes_sorted_ids_and_says_so(tmp_path: Path) -> None:
+    reached, pending = tmp_path / "reached.csv", tmp_path / "pending.csv"
+    code, out, err = run(
+        "analyze", TINY, "-c", TINY_YAML, "-f", "json",
+        "--export-users", f"interest={reached}", "--export-users", f"pending:interest={pending}",
+    )  # fmt: skip
+    assert code == 0
+    assert reached.read_text() == "user_id\nu1\nu2\n"
+    assert pending.read_text() == "user_id\nu2\n"  # reached interest, window still open
+    assert err == (
+        f"wrote 2 user ids (reached interest) to {reached}\n"
+        f"wrote 1 user id (pending after interest) to {pending}\n"
+    )
+    assert json.loads(out)["user_exports"][1] == {
+        "kind": "pending",
+        "stage": "interest",
+        "path": str(pending),
+        "users": 1,
+    }
+
+
+def test_export_users_never_overwrites_an_input_or_the_output(tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(Path(TINY).read_text())
+    code, out, err = run("analyze", str(events), "-c", TINY_YAML, "--export-users", f"interest={events}")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: {events}: this --export-users file is an input or another list's file\n"
+        "  hint: give each user list a file of its own\n"
+    )
+    assert events.read_text() == Path(TINY).read_text()
+    target = tmp_path / "out.csv"
+    code, _, err = run(
+        "analyze", TINY, "-c", TINY_YAML, "-o", str(target), "--export-users", f"interest={target}"
+    )
+    assert code == 2 and err.startswith(f"error: {target}: --export-users and -o name the same file")
+    assert not target.exists()
+
+
+def test_bad_export_spec_is_refused_with_the_syntax() -> None:
+    code, out, err = run("analyze", TINY, "-c", TINY_YAML, "--export-users", "lost:interest=x.csv")
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: --export-users 'lost:interest=x.csv': "
+        "unknown list 'lost': expected reached, dropped or pending\n"
+        "  hint: write [reached|dropped|pending:]STAGE=FILE, e.g. --export-users reached:purchase=buyers.csv "
+        "or --export-users dropped:consideration=lost.csv\n"
+    )

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 
 from journeyctl import analyze
+from journeyctl.columns import ROW, SESSION
 from journeyctl.config.models import JourneyConfig
-from journeyctl.facts import ATTEMPT, prepare_events, unit_levels
+from journeyctl.facts import ATTEMPT, prepare_events, unit_columns, unit_levels
 from tests import reference
 from tests.events import journey
 from tests.strategies import event_logs
@@ -80,17 +81,24 @@ def test_reported_paths_are_valid_and_earliest(name: str, events: pl.DataFrame) 
     config = JOURNEYS[name]
     prepared = prepare_events(events, config)
     units = unit_levels(prepared, config)
-    rows = prepared.rows(named=True)
-    columns = [c for c in units.keys.columns if c != ATTEMPT]
+    keys = unit_columns(events, prepared, units, config)
+    columns = [c for c in keys.columns if c != ATTEMPT]
+    # each prepared row as the original row, with the unit key it belongs to
+    original = events.rows(named=True)
+    rows = [original[r] for r in prepared[ROW]]
+    row_keys = [
+        tuple(original[r].get(c, session) for c in columns)
+        for r, session in zip(prepared[ROW], prepared[SESSION], strict=True)
+    ]
     expected: dict[tuple[object, ...], list[tuple[int, datetime, datetime | None]]] = {}
     for unit, level in enumerate(units.levels.level):
         filled = [int(r) for r in units.levels.rows[unit]]
         assert all(r == -1 for r in filled[level:])
         path = [rows[r] for r in filled[:level]]
         assert len(set(filled[:level])) == level  # one row fills at most one step
-        key = tuple(units.keys.select(columns).row(unit))
-        assert all(tuple(row[k] for k in columns) == key for row in path)
-        unit_rows = [r for r in rows if tuple(r[k] for k in columns) == key]
+        key = tuple(keys.select(columns).row(unit))
+        assert all(row_keys[r] == key for r in filled[:level])
+        unit_rows = [row for row, row_key in zip(rows, row_keys, strict=True) if row_key == key]
         assert [int(r["ts"].timestamp() * 1_000_000) for r in path] == list(units.levels.path[unit, :level])
         if config.funnel.order == "any":  # the k-th row is when the k-th distinct stage was done
             assert level == reference.any_order_best(path, config)[0]
@@ -100,7 +108,7 @@ def test_reported_paths_are_valid_and_earliest(name: str, events: pl.DataFrame) 
         t_first, t_last = (path[0]["ts"], path[-1]["ts"]) if level else (None, None)
         if config.funnel.count == "entries":
             expected.setdefault(key, reference.attempts(unit_rows, config))
-            ref_level, ref_entry, ref_last = expected[key][units.keys[ATTEMPT][unit] - 1]
+            ref_level, ref_entry, ref_last = expected[key][keys[ATTEMPT][unit] - 1]
             assert (level, t_last) == (ref_level, ref_last)
             assert units.levels.last_entry[unit] == int(ref_entry.timestamp() * 1_000_000)
         else:

@@ -49,3 +49,41 @@ def test_csv_cells_cannot_run_as_formulas() -> None:
     rows = list(csv.DictReader(io.StringIO(render_csv(result))))
     assert rows[0]["label"] == '\'=HYPERLINK("http://x")'
     assert rows[1]["label"] == "B [31mred[0m"  # no escape characters either
+
+
+FOCUSED = analyze(
+    log(
+        ("u1", 0, "a", "email"),
+        ("u1", 10, "b", "email"),
+        ("u1", 20, "\x1b[31mred", "email"),  # an event name trying to recolour the terminal
+        ("u2", 0, "a", "email"),
+        ("u2", 10, "b", "email"),
+        ("u3", 0, "a", "email"),
+        ("u3", 10, "b", "email"),
+        ("u3", 20, "c", "email"),
+        ("u4", 0, "a", "social"),  # filtered out
+        ("u5", 86400 + 5, "a", "email"),  # window open at the end: pending at b
+        ("zz", 86400 + 10, "q", "email"),
+        properties=("channel",),
+    ),
+    journey(
+        """
+funnel: {window: 1d}
+columns: {properties: [channel]}
+stages:
+  - {id: visit, match: [{events: [a]}]}
+  - {id: cart, match: [{events: [b]}]}
+  - {id: buy, match: [{events: [c]}]}
+"""
+    ),
+    where=["channel in (email, 'paid search')"],
+    since="2026-03-02",
+    exclude_pending=True,
+    after_drop_off="cart",
+)
+
+
+def test_filters_pending_and_next_events_render_as_before(golden: Golden) -> None:
+    text = render(FOCUSED, Format.table, width=100, color=False)
+    golden.check("focused.table", text)
+    assert "\x1b" not in text and "[31mred" in text

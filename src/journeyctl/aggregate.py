@@ -47,17 +47,31 @@ class StageCounts:
         }
 
 
+def open_window_expr(*, window_us: int, data_end_us: int) -> pl.Expr:
+    """True for units whose latest entry's window is still open at the end of the data
+    (entry + window later than the last timestamp): they may still convert."""
+    return (pl.col("last_entry") + window_us) > data_end_us
+
+
 def stage_counts(
-    levels: pl.DataFrame, stages: Sequence[Stage], *, window_us: int, data_end_us: int
+    levels: pl.DataFrame,
+    stages: Sequence[Stage],
+    *,
+    window_us: int,
+    data_end_us: int,
+    exclude_pending: bool = False,
 ) -> list[StageCounts]:
     """Users reaching each stage and the step rates between them (docs/metrics.md).
 
     Times to convert use each unit's reported path: ``t[k] - t[k-1]`` for units reaching k;
     the median averages the two middle values, p90 interpolates linearly. ``pending`` counts
     units stuck before stage k whose latest entry's window is still open at the data's end.
+    With ``exclude_pending`` a pending unit counts in no denominator it has not left yet:
+    ``conversion[k] = users[k] / (users[k-1] - pending[k])``, ``lost`` leaves them out, and
+    ``from_start[k] = users[k] / (users[1] - pending[2] - … - pending[k])``.
     """
     n = len(stages)
-    open_window = (pl.col("last_entry") + window_us) > data_end_us
+    open_window = open_window_expr(window_us=window_us, data_end_us=data_end_us)
     aggs: list[pl.Expr] = []
     for k in range(1, n + 1):
         reached = pl.col("level") >= k
@@ -79,7 +93,9 @@ def stage_counts(
     first = row["users1"]
     for k, stage in enumerate(stages, start=1):
         users = row[f"users{k}"]
-        before = row[f"users{k - 1}"] if k > 1 else None
+        left_out = row[f"pending{k}"] if exclude_pending else 0
+        first -= left_out  # units pending before k are neither in nor out of stage k
+        before = row[f"users{k - 1}"] - left_out if k > 1 else None
         conversion = rate(users, before) if before is not None else None
         times = {
             name: (row[f"{key}{k}"] if k > 1 else None)
@@ -108,17 +124,30 @@ def stage_counts(
     return counts
 
 
-def summarize(facts: Facts, journey: JourneyConfig) -> AnalysisResult:
-    """Every metric of the result from the facts of all users."""
+def summarize(facts: Facts, journey: JourneyConfig, *, exclude_pending: bool = False) -> AnalysisResult:
+    """Every metric of the result from the facts of all users; ``exclude_pending`` takes
+    pending units out of the denominators (see ``stage_counts``)."""
     window_us = micros(journey.funnel.window.total_seconds())
-    data_end_us = micros(facts.last_ts.timestamp()) if facts.last_ts else 0
-    counts = stage_counts(facts.funnel, journey.stages, window_us=window_us, data_end_us=data_end_us)
+    data_end_us = data_end_micros(facts)
+    counts = stage_counts(
+        facts.funnel,
+        journey.stages,
+        window_us=window_us,
+        data_end_us=data_end_us,
+        exclude_pending=exclude_pending,
+    )
 
     def counts_of(units: pl.DataFrame) -> list[BreakdownStage]:
-        found = stage_counts(units, journey.stages, window_us=window_us, data_end_us=data_end_us)
+        found = stage_counts(
+            units,
+            journey.stages,
+            window_us=window_us,
+            data_end_us=data_end_us,
+            exclude_pending=exclude_pending,
+        )
         return [BreakdownStage.model_validate({**c.metrics(), "significance": None}) for c in found]
 
-    breakdowns = breakdown_results(facts.funnel, journey, [c.users for c in counts], counts_of=counts_of)
+    breakdowns = breakdown_results(facts.funnel, journey, counts, counts_of=counts_of)
     stage_ids = [stage.id for stage in journey.stages]
     pain = merge_pain_points(
         find_pain_points(counts, max_drop_off=journey.pain_points.max_drop_off),
@@ -151,7 +180,8 @@ def summarize(facts: Facts, journey: JourneyConfig) -> AnalysisResult:
         first_event_at=facts.first_ts,
         last_event_at=facts.last_ts,
         stages=stages,
-        overall_conversion=rate(counts[-1].users, counts[0].users),
+        overall_conversion=counts[-1].from_start,
+        exclude_pending=exclude_pending,
         biggest_leak=next((p.stage for p in pain if "biggest_leak" in p.kinds), None),
         sessions=sessions.height,
         bounced_sessions=bounced,
@@ -187,10 +217,15 @@ def summarize(facts: Facts, journey: JourneyConfig) -> AnalysisResult:
 
 
 def unit_name(journey: JourneyConfig) -> str:
-    """What one count is, in the plural: users, sessions, or ``cart_id values`` (hold)."""
+    """What one count is, in the plural: users, sessions, entries, or ``cart_id values``."""
     if journey.funnel.hold:
         return " × ".join(journey.funnel.hold) + " values"
     return journey.funnel.count
+
+
+def data_end_micros(facts: Facts) -> int:
+    """The end of the data (its last timestamp) in µs since the epoch; 0 without events."""
+    return micros(facts.last_ts.timestamp()) if facts.last_ts else 0
 
 
 def _bounce_groups(sessions: pl.DataFrame, column: str) -> list[BounceGroup]:

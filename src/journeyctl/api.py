@@ -5,27 +5,33 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, time
+from dataclasses import replace
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import polars as pl
 from pydantic import ValidationError
 
-from journeyctl.aggregate import summarize
+from journeyctl.aggregate import data_end_micros, open_window_expr, summarize
 from journeyctl.breakdown import SEPARATOR, UNFOLDED, breakdown_settings, require_control
 from journeyctl.check import CheckReport, evaluate
 from journeyctl.columns import LINE, SOURCE, TS, USER
 from journeyctl.config.loading import load_config
 from journeyctl.config.models import Count, CsvOptions, JourneyConfig, Order, Severity
 from journeyctl.errors import InputError, UsageError
-from journeyctl.facts import user_facts
+from journeyctl.facts import Facts, micros, user_facts
+from journeyctl.filters import RowFilter, entry_range, parse_where, where_expr
+from journeyctl.followup import ExportSpec, drop_off_stage, parse_export, user_ids
+from journeyctl.followup import after_drop_off as drop_off_next_events
 from journeyctl.kpi_expr import parse_kpi
 from journeyctl.load import RAW_TS, expand_sources, load_events, repair_timestamps
+from journeyctl.output import write_output
 from journeyctl.periods import PeriodKind
 from journeyctl.quality import BadRowPolicy, apply_quality, parse_bad_rows, refuse_empty_files
-from journeyctl.report import Report, build_report
-from journeyctl.result import AnalysisResult, DataQuality
+from journeyctl.render.csv import render_user_ids
+from journeyctl.report import Report, build_report, facts_in_period
+from journeyctl.result import AnalysisResult, DataQuality, Filters, UserExport
 
 Events = Sequence[str | Path] | pl.DataFrame
 
@@ -40,6 +46,12 @@ def analyze(
     attribution: str | None = None,
     top: int | None = None,
     control: str | None = None,
+    where: Sequence[str] = (),
+    since: str | date | datetime | None = None,
+    until: str | date | datetime | None = None,
+    exclude_pending: bool = False,
+    after_drop_off: str | None = None,
+    export_users: Sequence[str] = (),
 ) -> AnalysisResult:
     """Analyse event files (paths, globs, directories, ``-``) or an in-memory canonical frame
     against a journey; ``result.data_quality`` counts what loading found.
@@ -51,10 +63,24 @@ def analyze(
     ``by`` lists breakdowns (replacing the config's ``breakdowns:``), each a property column
     or a pair of columns whose combinations are the rows: ``by=["channel", ("channel",
     "segment")]``. ``attribution`` (``first_touch``, ``last_touch`` or a stage id), ``top``
-    and ``control`` (the control value of the one breakdown) override the config. Raises
-    ``JourneyctlError`` subclasses for anything the user can fix.
+    and ``control`` (the control value of the one breakdown) override the config.
+
+    ``where`` keeps the event rows passing every filter (``"channel in (email, social)"``);
+    ``since`` (inclusive) and ``until`` (exclusive; a date includes that whole day) limit
+    funnel entries, read in the journey's time zone; ``exclude_pending`` takes pending units
+    out of the denominators; ``after_drop_off`` names a stage whose drop-offs' next events
+    are counted; ``export_users`` writes user-id lists (``"dropped:consideration=lost.csv"``).
+    Options are checked before any event is read. Raises ``JourneyctlError`` subclasses
+    for anything the user can fix.
     """
     journey = config if isinstance(config, JourneyConfig) else load_config(config)
+    filters = [parse_where(text, journey) for text in where]
+    start, end = entry_range(since, until, timezone=journey.timezone)
+    drop_stage = None if after_drop_off is None else drop_off_stage(journey, after_drop_off)
+    exports = [parse_export(text, journey) for text in export_users]
+    inputs = [] if isinstance(events, pl.DataFrame) or not exports else expand_sources(events)
+    inputs += [] if isinstance(config, JourneyConfig) else [Path(config)]
+    refuse_overwrites([spec.path for spec in exports], inputs)
     settings = breakdown_settings(journey, by=by, attribution=attribution, top=top, control=control)
     journey = journey.model_copy(update={"breakdowns": settings})
     frame, quality = read_checked_events(events, journey, bad_rows=bad_rows, dedupe=dedupe)
@@ -62,10 +88,67 @@ def analyze(
         raise InputError(
             "no analysable event rows remain", hint=f"all {quality.bad_rows:,} rows were bad; see --bad-rows"
         )
-    result = analyze_frame(frame, journey)
+    facts = focused_facts(frame, journey, filters, since=start, until=end, next_events=drop_stage is not None)
+    open_window = open_window_expr(
+        window_us=micros(journey.funnel.window.total_seconds()), data_end_us=data_end_micros(facts)
+    )
+    result = summarize(facts, journey, exclude_pending=exclude_pending).model_copy(
+        update={
+            "data_quality": quality,
+            "filters": Filters(where=list(where), since=start, until=end),
+            "after_drop_off": (
+                None
+                if drop_stage is None
+                else drop_off_next_events(facts.funnel, journey, drop_stage, open_window=open_window)
+            ),
+        }
+    )
     if control is not None:
         require_control(result.breakdowns, control)
-    return result.model_copy(update={"data_quality": quality})
+    written = [write_user_list(facts, spec, open_window=open_window, inputs=inputs) for spec in exports]
+    return result.model_copy(update={"user_exports": written})
+
+
+def refuse_overwrites(targets: Sequence[Path], inputs: Sequence[Path]) -> None:
+    """User lists go to files of their own: never an input, never the same file twice."""
+    seen = {p.resolve() for p in inputs}
+    for target in targets:
+        if target.resolve() in seen:
+            raise UsageError(
+                "this --export-users file is an input or another list's file",
+                where=str(target),
+                hint="give each user list a file of its own",
+            )
+        seen.add(target.resolve())
+
+
+def write_user_list(
+    facts: Facts, spec: ExportSpec, *, open_window: pl.Expr, inputs: Sequence[Path]
+) -> UserExport:
+    """Write the ids of the users ``spec`` selects (one ``user_id`` column, sorted) atomically."""
+    ids = user_ids(facts.funnel, spec, open_window=open_window)
+    write_output(render_user_ids(ids), spec.path, inputs=inputs)
+    return UserExport(kind=spec.kind, stage=spec.stage_id, path=str(spec.path), users=len(ids))
+
+
+def focused_facts(
+    frame: pl.DataFrame,
+    journey: JourneyConfig,
+    filters: Sequence[RowFilter] = (),
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    next_events: bool = False,
+) -> Facts:
+    """The facts of the event rows passing ``filters``, with funnel entries (and sessions,
+    carts and buyers, by their start) in [since, until); the end of the data, which decides
+    who is pending, stays the last event of ``frame``."""
+    kept = frame.filter(where_expr(filters)) if filters else frame
+    utc = [None if moment is None else moment.astimezone(UTC) for moment in (since, until)]
+    facts = user_facts(kept, journey, entries_since=utc[0], entries_until=utc[1], next_events=next_events)
+    if since is not None or until is not None:
+        facts = facts_in_period(facts, utc[0], utc[1])
+    return replace(facts, last_ts=frame[TS].max() if frame.height else None)  # type: ignore[arg-type]
 
 
 def csv_options(*, delimiter: str = "auto", encoding: str = "utf-8") -> CsvOptions:
@@ -153,11 +236,6 @@ def with_funnel_mode(
     return journey.model_copy(update={"funnel": journey.funnel.model_copy(update=update)})
 
 
-def analyze_frame(frame: pl.DataFrame, journey: JourneyConfig) -> AnalysisResult:
-    """The whole analysis of canonical events (any row order)."""
-    return summarize(user_facts(frame, journey), journey)
-
-
 def funnel_levels(frame: pl.DataFrame, journey: JourneyConfig) -> pl.DataFrame:
     """Per counting unit: ``user_id`` (then ``session_id``, the hold columns or ``attempt``),
     ``level`` and the reported path's step times ``t0``… (µs since the epoch): the kernel's
@@ -174,7 +252,7 @@ def _canonical_frame(frame: pl.DataFrame, journey: JourneyConfig) -> pl.DataFram
     absent = [c for c in journey.property_columns if c not in frame.columns]
     frame = frame.with_columns(pl.lit(None, pl.String).alias(c) for c in absent)
     ts = pl.col(TS).cast(pl.Datetime("us"))
-    if frame.schema[TS] == pl.Datetime or getattr(frame.schema[TS], "time_zone", None) is None:
+    if getattr(frame.schema[TS], "time_zone", None) is None:  # naive: read in the journey's zone
         ts = ts.dt.replace_time_zone(journey.timezone).dt.convert_time_zone("UTC")
     else:
         ts = pl.col(TS).dt.convert_time_zone("UTC").cast(pl.Datetime("us", "UTC"))
@@ -203,9 +281,11 @@ def check(
     *,
     kpis: Sequence[str] = (),
     fail_on: Severity = "fail",
+    exclude_pending: bool = False,
 ) -> CheckReport:
     """Analyse ``events`` and judge the config's KPIs plus ``kpis`` expressions
     (``"overall_conversion>=0.02"``); the report carries the verdicts and the exit code.
+    ``exclude_pending`` judges rates without pending units (as ``analyze`` computes them).
 
     Expressions are parsed before any event is read, so a typo fails fast (``UsageError``).
     """
@@ -221,5 +301,5 @@ def check(
     wanted = [k.metric.split(".")[1].split(SEPARATOR) for k in kpis_named if k.metric.startswith("by.")]
     by = list({SEPARATOR.join(c): c for c in [*journey.breakdowns.by, *wanted]}.values())
     # no top N here: a KPI may name any value that occurs
-    result = analyze(events, journey, by=by, top=UNFOLDED if by else None)
+    result = analyze(events, journey, by=by, top=UNFOLDED if by else None, exclude_pending=exclude_pending)
     return evaluate(result, journey.kpis, extra=extra, fail_on=fail_on)

@@ -18,6 +18,7 @@ from journeyctl import __version__, api, onboarding
 from journeyctl.config.loading import load_config
 from journeyctl.config.models import Count, Order, Severity
 from journeyctl.errors import ExitCode, JourneyctlError, UsageError
+from journeyctl.followup import export_target
 from journeyctl.output import append_output, stdout_is_terminal, write_output
 from journeyctl.periods import PeriodKind
 from journeyctl.render import CheckFormat, Format, ReportFormat, render, render_period_report, render_report
@@ -164,19 +165,78 @@ def analyze(
             help="Test each value against this one (an A/B control) instead of against the rest.",
         ),
     ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            metavar="EXPR",
+            help="Keep only event rows whose property passes, e.g. 'channel in (email, social)', "
+            "'plan != free', 'value >= 100'; repeatable (all must pass).",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DATE",
+            help="Only funnel entries from this day's midnight (or a YYYY-MM-DDTHH:MM) on, "
+            "in the config's time zone.",
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DATE",
+            help="Only funnel entries through the end of this day (or before a YYYY-MM-DDTHH:MM); "
+            "later steps still count.",
+        ),
+    ] = None,
+    exclude_pending: Annotated[
+        bool,
+        typer.Option(
+            "--exclude-pending", help="Leave pending users (window still open) out of step conversion."
+        ),
+    ] = False,
+    after_drop_off: Annotated[
+        str | None,
+        typer.Option(
+            "--after-drop-off",
+            metavar="STAGE",
+            help="Also show what users who reached STAGE but not the next one did next.",
+        ),
+    ] = None,
+    export_users: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--export-users",
+            metavar="[KIND:]STAGE=FILE",
+            help="Write the ids of the users who reached (default), dropped after, or are pending "
+            "after STAGE to a CSV, e.g. dropped:consideration=lost.csv; repeatable.",
+        ),
+    ] = None,
     order: OrderOption = None,
     count: CountOption = None,
 ) -> None:
     """Show how many users reach each stage of the journey, and where they leave.
 
-    Prints the funnel (users, step and cumulative conversion, users lost, drop-off, median
-    time to convert, pain points with reasons), then session, bounce and cart metrics. With
-    --by (or `breakdowns:` in the config), a table per breakdown: stages as columns, values as
-    rows, ▼/▲ where a value converts significantly worse/better than the rest at that step.
+    Prints the funnel (users, step and cumulative conversion, users lost, pending, drop-off,
+    median time to convert, pain points with reasons), then session, bounce and cart metrics.
+    With --by (or `breakdowns:` in the config), a table per breakdown: stages as columns,
+    values as rows, ▼/▲ where a value converts significantly worse/better than the rest at
+    that step. --where filters event rows before anything is counted; --since/--until limit
+    the funnel entries (later steps may fall after --until); --after-drop-off shows what
+    users did after leaving at a stage; --export-users writes the users behind a number.
 
     Example: journeyctl analyze sample_data/store_events.csv -c configs/ecommerce.yaml --by channel
+
+    Example: journeyctl analyze events.csv -c journey.yaml --where 'channel in (email, social)'
+    --since 2026-10-01 --until 2026-10-31 --after-drop-off consideration
     """
     with reporting_errors():
+        targets = [export_target(spec) for spec in export_users or []]
+        if output is not None and output.resolve() in [t.resolve() for t in targets]:
+            raise UsageError(
+                "--export-users and -o name the same file", where=str(output), hint="give each its own file"
+            )
         result = api.analyze(
             events,
             api.with_funnel_mode(load_config(config), order=order, count=count),
@@ -186,11 +246,21 @@ def analyze(
             attribution=attribution,
             top=top,
             control=control,
+            where=where or [],
+            since=since,
+            until=until,
+            exclude_pending=exclude_pending,
+            after_drop_off=after_drop_off,
+            export_users=export_users or [],
         )
         to_terminal = output is None and stdout_is_terminal()
         text = render(result, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
         write_output(text, output, inputs=[config, *map(Path, events)])
         _report_skipped(result.data_quality)
+        for export in result.user_exports:
+            typer.echo(
+                f"wrote {plural(export.users, 'user id')} ({export.selection}) to {export.path}", err=True
+            )
 
 
 def _report_skipped(quality: DataQuality) -> None:
@@ -226,6 +296,10 @@ def check(
         typer.Option("--junit", metavar="FILE", help="Also write JUnit XML, one test case per KPI."),
     ] = None,
     width: WidthOption = None,
+    exclude_pending: Annotated[
+        bool,
+        typer.Option("--exclude-pending", help="Judge rates without pending users (window still open)."),
+    ] = False,
     order: OrderOption = None,
     count: CountOption = None,
 ) -> None:
@@ -244,7 +318,7 @@ def check(
                 "--junit and -o name the same file", where=str(junit), hint="give each its own file"
             )
         journey = api.with_funnel_mode(load_config(config), order=order, count=count)
-        report = api.check(events, journey, kpis=kpi or [], fail_on=fail_on)
+        report = api.check(events, journey, kpis=kpi or [], fail_on=fail_on, exclude_pending=exclude_pending)
         to_terminal = output is None and stdout_is_terminal()
         text = render_report(report, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
         if junit is not None:

@@ -9,6 +9,8 @@ data; what does (pending users, the repeat-purchase cohort) is decided at aggreg
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,10 +19,11 @@ import numpy.typing as npt
 import polars as pl
 
 from journeyctl.breakdown import attributed_values
-from journeyctl.columns import EXCLUDED, SESSION, STAGE_MASK, TS, USER
+from journeyctl.columns import EVENT, EXCLUDED, ROW, SESSION, STAGE_MASK, TS, USER
 from journeyctl.commerce import basket_facts, buyer_facts
 from journeyctl.config.models import JourneyConfig
 from journeyctl.errors import ConfigError
+from journeyctl.followup import next_event_column
 from journeyctl.kernel import (
     ANY_ORDER,
     CONSTRAINED,
@@ -34,16 +37,18 @@ from journeyctl.kernel import (
     constrained_levels,
     ordered_levels,
 )
+from journeyctl.ordering import user_time_order
 from journeyctl.sessions import session_facts, sessionize
 from journeyctl.stages import assign_stages, mark_exclusions, restrict_entries
 
-ROW = "_row"  # a row's index in the prepared events frame
 ATTEMPT = "attempt"  # with count: entries, the attempt's number within its unit (1, 2, …)
+UnitOf = npt.NDArray[np.int64] | None  # with count: entries, the unit of each attempt
 
 
 @dataclass(frozen=True)
 class Facts:
-    # per unit: user_id, session/hold columns or attempt, level, last_entry, t0… (µs), by:<column>
+    # per unit: user_id, session/hold columns or attempt, level, last_entry, t0… (µs),
+    # by:<column> (breakdowns)[, next_event]
     funnel: pl.DataFrame
     sessions: pl.DataFrame  # per session: events, start, landing_channel, landing_stage, bounced
     baskets: pl.DataFrame  # per cart unit: started, carts, purchased_carts, checkouts, purchased_checkouts
@@ -67,18 +72,63 @@ def prepare_events(
     entries_since: datetime | None = None,
     entries_until: datetime | None = None,
 ) -> pl.DataFrame:
-    """Canonical events sorted by user and time, with ``stage_mask`` and ``session_id``;
-    only rows in [entries_since, entries_until) may be funnel entries."""
-    events = (
+    """The columns the facts need, sorted by user and time: ``user_id`` as dense integer
+    codes, ``ts``, ``event`` (an ``Enum``), ``stage_mask``, ``session_id`` (per user), the
+    channel property as an ``Enum`` in text order (so its minimum is the smallest text),
+    ``excluded_mask`` (with exclusions), the hold columns (with a hold), and ``_row``, each
+    row's index in ``frame`` to fetch any other column.
+
+    Only these narrow columns are reordered, never the text. Only rows in
+    [entries_since, entries_until) may be funnel entries.
+    """
+    channel = landing_channel_column(journey)
+    text = [EVENT, *([channel] if channel else [])]
+    enums = {c: pl.Enum(frame[c].cast(pl.String).unique().drop_nulls().sort()) for c in text}
+    narrow = [
+        pl.col(USER).cast(pl.String).cast(pl.Categorical(pl.Categories.random())).to_physical(),
+        pl.col(TS),
+        *(pl.col(c).cast(pl.String).cast(enums[c]) for c in text),
+        pl.col(STAGE_MASK),
+        *([pl.col(EXCLUDED)] if journey.funnel.exclude else []),
+        *(pl.col(c).cast(pl.String) for c in journey.funnel.hold),
+    ]
+    if SESSION in frame.columns:
+        narrow.append(pl.col(SESSION).cast(pl.String).cast(pl.Categorical(pl.Categories.random())))
+    unsorted = (
         frame.lazy()
-        .sort(pl.col(USER).cast(pl.Categorical).to_physical(), TS)  # integer codes sort ~2× faster
         .pipe(assign_stages, journey.stages)
         .pipe(mark_exclusions, journey.funnel.exclude)
-        .pipe(restrict_entries, since=entries_since, until=entries_until)
+        .select(narrow)
+        .collect()
     )
+    codes = unsorted[USER].to_numpy()
+    order = user_time_order(codes, unsorted[TS].dt.epoch("us").to_numpy())
+    users = np.bincount(codes, minlength=int(codes.max(initial=0)) + 1) if len(codes) else np.zeros(0, int)
+    columns = [
+        pl.Series(ROW, order, dtype=pl.UInt32),
+        pl.Series(USER, np.repeat(np.arange(len(users), dtype=np.uint32), users)),
+        *(take(unsorted[c], order) for c in unsorted.columns if c != USER),
+    ]
+    events = pl.DataFrame(columns).lazy().pipe(restrict_entries, since=entries_since, until=entries_until)
     if SESSION not in frame.columns:
         events = events.pipe(sessionize, timeout_us=micros(journey.sessions.timeout.total_seconds()))
     return events.collect()
+
+
+def take(series: pl.Series, order: npt.NDArray[np.int64]) -> pl.Series:
+    """``series`` reordered by the permutation ``order``: through numpy when there are no
+    nulls (random access on plain arrays is several times faster)."""
+    if series.null_count() or not (
+        series.dtype.is_numeric() or isinstance(series.dtype, pl.Datetime | pl.Enum)
+    ):
+        return series.gather(order)
+    taken = pl.Series(series.name, np.take(series.to_physical().to_numpy(), order))
+    return taken.cat.to(series.dtype) if isinstance(series.dtype, pl.Enum) else taken.cast(series.dtype)
+
+
+def landing_channel_column(journey: JourneyConfig) -> str | None:
+    """The property giving a session's landing channel, when the config maps one."""
+    return "channel" if "channel" in journey.property_columns else None
 
 
 def user_facts(
@@ -87,34 +137,46 @@ def user_facts(
     *,
     entries_since: datetime | None = None,
     entries_until: datetime | None = None,
+    next_events: bool = False,
 ) -> Facts:
     """The facts of the users in ``frame`` (canonical events, any order); funnel entries are
-    limited to [entries_since, entries_until) when given (steps may come later)."""
+    limited to [entries_since, entries_until) when given (steps may come later). With
+    ``next_events`` the funnel facts gain ``next_event``: what followed each unit's last step."""
     require_supported(journey)
     events = prepare_events(frame, journey, entries_since=entries_since, entries_until=entries_until)
     window_us = micros(journey.funnel.window.total_seconds())
     units = unit_levels(events, journey)
-    users = events[USER].filter((events[USER] != events[USER].shift(1)).fill_null(True))
-    channel = "channel" if "channel" in journey.property_columns else None
+    levels = units.levels
+    users = int((events[USER] != events[USER].shift(1)).fill_null(True).sum())
+    channel = landing_channel_column(journey)
     stage_ids = [stage.id for stage in journey.stages]
     lazy = events.lazy()
+    contiguous = SESSION not in frame.columns  # sessionize numbers sessions across users
     sessions, baskets, buyers = pl.collect_all(
         [
-            session_facts(lazy, bounce=journey.bounce, stage_ids=stage_ids, channel=channel),
-            basket_facts(lazy, cart=journey.cart, window_us=window_us),
+            session_facts(
+                lazy, bounce=journey.bounce, stage_ids=stage_ids, channel=channel, contiguous=contiguous
+            ),
+            basket_facts(lazy, cart=journey.cart, window_us=window_us, contiguous=contiguous),
             buyer_facts(lazy, cart=journey.cart),
         ]
     )
+    # attributed values are read from ``frame``: the prepared events carry no property text
+    source_rows = events[ROW].to_numpy().astype(np.int64)
+    in_frame = levels._replace(rows=np.where(levels.rows >= 0, source_rows[levels.rows], -1))
+    keys = unit_columns(frame, events, units, journey)
+    funnel = pl.concat(
+        [keys, levels_frame(levels), attributed_values(frame, in_frame, journey)], how="horizontal"
+    )
+    if next_events:
+        funnel = funnel.with_columns(next_event_column(events, levels).cast(pl.String))
     return Facts(
-        funnel=pl.concat(
-            [units.keys, levels_frame(units.levels), attributed_values(events, units.levels, journey)],
-            how="horizontal",
-        ),
+        funnel=funnel,
         sessions=sessions.select("events", "start", "landing_channel", "landing_stage", "bounced"),
         baskets=baskets,
         buyers=buyers,
         events=events.height,
-        users=users.len(),
+        users=users,
         first_ts=events[TS].min() if events.height else None,  # type: ignore[arg-type]
         last_ts=events[TS].max() if events.height else None,  # type: ignore[arg-type]
         excluded_by=units.excluded_by,
@@ -178,14 +240,41 @@ def concat_facts(parts: list[Facts]) -> Facts:
 
 
 def user_levels(events: pl.DataFrame, *, n_stages: int, window_us: int) -> Levels:
-    """Run the ordered kernel on ``events`` sorted by user and ts with a ``stage_mask`` column."""
-    ts, mask = _kernel_columns(events)
-    return ordered_levels(unit_starts(events, [USER]), ts, mask, n_stages=n_stages, window_us=window_us)
+    """Run the ordered kernel on ``events`` sorted by user and ts with a ``stage_mask``
+    column (see ``in_parallel``)."""
+    ts, mask = kernel_columns(events)
+
+    def run(starts: npt.NDArray[np.int64]) -> tuple[Levels, UnitOf]:
+        return ordered_levels(starts, ts, mask, n_stages=n_stages, window_us=window_us), None
+
+    return in_parallel(unit_starts(events, [USER]), run)[0]
+
+
+def in_parallel(
+    starts: npt.NDArray[np.int64], run: Callable[[npt.NDArray[np.int64]], tuple[Levels, UnitOf]]
+) -> tuple[Levels, UnitOf]:
+    """``run`` (a kernel on the units ``starts[u]:starts[u+1]``) on as many threads as Polars
+    uses (the kernels release the GIL), each on a contiguous run of units holding about the
+    same number of rows; the parts' levels (and units of attempts) joined in order."""
+    rows = int(starts[-1])
+    cuts = np.searchsorted(starts, np.linspace(0, rows, pl.thread_pool_size() + 1)[1:-1])
+    bounds = [0, *sorted(set(cuts.tolist()) - {0, len(starts) - 1}), len(starts) - 1]
+    parts = [starts[a : b + 1] for a, b in itertools.pairwise(bounds)]
+    if len(parts) == 1:
+        return run(starts)
+    with ThreadPoolExecutor(len(parts)) as pool:
+        done = list(pool.map(run, parts))
+    levels = Levels(*(np.concatenate([getattr(d, f) for d, _ in done]) for f in Levels._fields))
+    if done[0][1] is None:
+        return levels, None
+    unit_of = np.concatenate([u + first for (_, u), first in zip(done, bounds, strict=False)])
+    return levels, unit_of
 
 
 @dataclass(frozen=True)
 class UnitLevels:
-    keys: pl.DataFrame  # one row per unit: user_id, then the session or hold columns
+    first_rows: npt.NDArray[np.int64]  # per unit, its first row in the prepared events frame
+    attempt: npt.NDArray[np.int64] | None  # with count: entries, each attempt's number in its unit
     levels: Levels  # rows index the prepared events frame (sorted by user, ts)
     excluded_by: list[int]
     excluded_units: int
@@ -203,35 +292,38 @@ def unit_levels(events: pl.DataFrame, journey: JourneyConfig) -> UnitLevels:
     gaps and exclusions.
 
     A unit is a user, a user's session, or a user × hold value (rows with a null hold
-    value belong to no unit); its events are its own rows only. With exclusions, the
-    level counts only clean paths; ``drop_user`` removes (level 0) every unit whose clean
-    level is below its level without exclusions.
+    value belong to no unit); its events are its own rows only. With ``count: entries``
+    each attempt is a unit. With exclusions, the level counts only clean paths;
+    ``drop_user`` removes (level 0) every unit whose clean level is below its level without
+    exclusions.
     """
     keys = unit_keys(journey)
     frame, order = events, None
     if keys != [USER]:
         columns = [*keys, TS, STAGE_MASK, *([EXCLUDED] if EXCLUDED in events.columns else [])]
-        frame = events.select(columns).with_row_index(ROW).drop_nulls(keys).sort([*keys, ROW])
-        order = frame[ROW].to_numpy().astype(np.int64)
+        indexed = events.select(columns).with_row_index("_prepared")
+        frame = indexed.drop_nulls(keys).sort([*keys, "_prepared"])
+        order = frame["_prepared"].to_numpy().astype(np.int64)
     starts = unit_starts(frame, keys)
-    unit_rows = frame.select(keys).gather(starts[:-1])
-    ts, mask = _kernel_columns(frame)
+    ts, mask = kernel_columns(frame)
     excluded = frame[EXCLUDED].to_numpy().astype(np.int64) if EXCLUDED in frame.columns else None
 
-    def run(rules: list[int]) -> tuple[Levels, npt.NDArray[np.int64] | None]:
-        levels, unit_of = _run_kernel(starts, ts, mask, excluded, journey, rules)
+    def run(rules: list[int]) -> tuple[Levels, UnitOf]:
+        levels, unit_of = in_parallel(
+            starts, lambda part: run_kernel(part, ts, mask, excluded, journey, rules)
+        )
         if order is not None:  # back to rows of the prepared frame
             levels = levels._replace(rows=np.where(levels.rows >= 0, order[np.maximum(levels.rows, 0)], -1))
         return levels, unit_of
 
+    first_rows = starts[:-1] if order is None else order[starts[:-1]]
     base, unit_of = run([])
     if unit_of is not None:  # count: entries, one unit per attempt
         attempt = np.arange(len(unit_of)) - np.searchsorted(unit_of, unit_of) + 1
-        attempts = unit_rows[unit_of].with_columns(pl.Series(ATTEMPT, attempt, dtype=pl.Int64))
-        return UnitLevels(attempts, base, [], 0)
+        return UnitLevels(first_rows[unit_of], attempt, base, [], 0)
     n_rules = len(journey.funnel.exclude)
     if not n_rules:
-        return UnitLevels(unit_rows, base, [], 0)
+        return UnitLevels(first_rows, None, base, [], 0)
     alone = [run([x])[0] for x in range(n_rules)]
     clean = alone[0] if n_rules == 1 else run(list(range(n_rules)))[0]
     lowered = clean.level < base.level
@@ -243,7 +335,24 @@ def unit_levels(events: pl.DataFrame, journey: JourneyConfig) -> UnitLevels:
             clean.last_entry,
         )
     excluded_by = [int((levels.level < base.level).sum()) for levels in alone]
-    return UnitLevels(unit_rows, clean, excluded_by, int(lowered.sum()))
+    return UnitLevels(first_rows, None, clean, excluded_by, int(lowered.sum()))
+
+
+def unit_columns(
+    frame: pl.DataFrame, events: pl.DataFrame, units: UnitLevels, journey: JourneyConfig
+) -> pl.DataFrame:
+    """One row per unit: ``user_id``, then ``session_id``, the hold columns or ``attempt``,
+    as text read from ``frame`` (the inactivity session number from ``events``)."""
+    source = events[ROW].to_numpy().astype(np.int64)[units.first_rows]
+    columns = [frame[USER].cast(pl.String).gather(source)]
+    for key in unit_keys(journey)[1:]:
+        if key in frame.columns:
+            columns.append(frame[key].cast(pl.String).gather(source))
+        else:  # sessions from inactivity exist only in the prepared events
+            columns.append(events[key].gather(units.first_rows))
+    if units.attempt is not None:
+        columns.append(pl.Series(ATTEMPT, units.attempt, dtype=pl.Int64))
+    return pl.DataFrame(columns)
 
 
 def unit_starts(frame: pl.DataFrame, keys: list[str]) -> npt.NDArray[np.int64]:
@@ -255,13 +364,14 @@ def unit_starts(frame: pl.DataFrame, keys: list[str]) -> npt.NDArray[np.int64]:
     return np.append(np.flatnonzero(first), len(first)).astype(np.int64)
 
 
-def _kernel_columns(frame: pl.DataFrame) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def kernel_columns(frame: pl.DataFrame) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The kernel's inputs: timestamps (µs) and stage masks, as int64 arrays."""
     ts = frame[TS].dt.epoch("us").to_numpy().astype(np.int64, copy=False)
     mask = frame[STAGE_MASK].to_numpy().astype(np.int64, copy=False)
     return ts, mask
 
 
-def _run_kernel(
+def run_kernel(
     starts: npt.NDArray[np.int64],
     ts: npt.NDArray[np.int64],
     mask: npt.NDArray[np.int64],

@@ -569,7 +569,8 @@ def attempt_levels(
     of ``kind`` (``GREEDY``, ``CONSTRAINED`` under ``rules``, ``ANY_ORDER``) restricted to
     its single entry and its window.
     """
-    bound = int(np.count_nonzero(mask if kind == ANY_ORDER else mask & 1))
+    own = mask[starts[0] : starts[-1]]  # the rows of these units only
+    bound = int(np.count_nonzero(own if kind == ANY_ORDER else own & 1))
     level, path, rows, last_entry = unreached(bound, n_stages)
     unit_of = np.zeros(bound, dtype=np.int64)
     count = 0

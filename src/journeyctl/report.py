@@ -157,14 +157,15 @@ def period_result(frame: pl.DataFrame, journey: JourneyConfig, period: Period) -
     return summarize(facts_in_period(facts, start, end), journey)
 
 
-def facts_in_period(facts: Facts, start: datetime, end: datetime) -> Facts:
+def facts_in_period(facts: Facts, start: datetime | None, end: datetime | None) -> Facts:
     """The facts of units entering in [start, end) (``user_facts`` limited the entries), and
     only the sessions, carts and buyers starting
     there (a session by its first event, a cart by its first add or checkout, a buyer by
-    the first purchase)."""
+    the first purchase); a missing bound leaves that side open."""
 
     def inside(column: str) -> pl.Expr:
-        return (pl.col(column) >= start) & (pl.col(column) < end)
+        after = pl.lit(True) if start is None else pl.col(column) >= start
+        return after & (pl.lit(True) if end is None else pl.col(column) < end)
 
     return replace(
         facts,

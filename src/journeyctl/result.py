@@ -133,6 +133,53 @@ class DataQuality(Frozen):
         )
 
 
+class Filters(Frozen):
+    """What the analysis was limited to (``--where``, ``--since``, ``--until``)."""
+
+    where: list[str] = []  # property filters on event rows, all of which a row passes
+    since: datetime | None = None  # funnel entries at or after (in the journey's time zone)
+    until: datetime | None = None  # funnel entries before
+
+    @property
+    def applied(self) -> bool:
+        return bool(self.where) or self.since is not None or self.until is not None
+
+
+class NextEvent(Frozen):
+    """One line of what units did after dropping off: an event, none, or the rest folded."""
+
+    kind: Literal["event", "none", "other"]  # none: no further events; other: the rarer ones
+    event: str | None  # the event name (kind event only)
+    units: int
+    share: float | None  # of the units that dropped off
+
+
+class AfterDropOff(Frozen):
+    """The next event after the last step of units that reached ``stage`` but not
+    ``next_stage`` and are not pending (their window closed)."""
+
+    stage: str
+    next_stage: str
+    units: int  # units that dropped off there
+    pending: int  # left out: their window is still open
+    next_events: list[NextEvent]  # most frequent first (ties by name), then other
+
+
+class UserExport(Frozen):
+    """A list of the user ids behind a number, written for follow-up (``--export-users``)."""
+
+    kind: Literal["reached", "dropped", "pending"]
+    stage: str
+    path: str
+    users: int
+
+    @property
+    def selection(self) -> str:
+        """Who is on the list, in words: "dropped off after consideration"."""
+        verb = {"reached": "reached", "dropped": "dropped off after", "pending": "pending after"}
+        return f"{verb[self.kind]} {self.stage}"
+
+
 class AnalysisResult(Frozen):
     schema_version: int = SCHEMA_VERSION
     journey: str
@@ -165,6 +212,10 @@ class AnalysisResult(Frozen):
     pain_points: list[PainPoint]
     breakdowns: list[Breakdown] = []
     data_quality: DataQuality = DataQuality()
+    filters: Filters = Filters()
+    exclude_pending: bool = False  # pending units left out of conversion, lost and drop-off
+    after_drop_off: AfterDropOff | None = None
+    user_exports: list[UserExport] = []
     exclusions: list[ExclusionResult] = []
     on_exclusion: str | None = None  # keep_best or drop_user, when there are exclusions
     excluded_units: int = 0  # units the exclusions lowered (keep_best) or removed (drop_user)

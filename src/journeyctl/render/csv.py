@@ -78,3 +78,12 @@ def render_csv(result: AnalysisResult) -> str:
                     + [cell(v) for v in (breakdown.column, value.value, *tested, *interval)]
                 )
     return out.getvalue()
+
+
+def render_user_ids(ids: list[str]) -> str:
+    """A one-column ``user_id`` CSV of ``ids`` (in the given order), formula-guarded."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["user_id"])
+    writer.writerows([cell(user)] for user in ids)
+    return out.getvalue()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 
 from rich import box
 from rich.console import Group
@@ -43,7 +44,12 @@ SIGNIFICANT = {"better": "▲", "worse": "▼"}
 def render_table(result: AnalysisResult, *, width: int | None = None, color: bool = False) -> str:
     out = io.StringIO()
     console = text_console(out, width=width, color=color)
-    parts: list[Text | Table] = [_title(result), _funnel(result, width or 120)]
+    parts: list[Text | Table | Group] = [_title(result)]
+    if result.filters.applied:
+        parts.append(_scope(result))
+    parts.append(_funnel(result, width or 120))
+    if any(s.pending for s in result.stages):
+        parts.append(_pending_note(result))
     if result.pain_points:
         parts.append(_pain_points(result))
     if result.exclusions:
@@ -51,6 +57,8 @@ def render_table(result: AnalysisResult, *, width: int | None = None, color: boo
     for index, breakdown in enumerate(result.breakdowns):
         parts += [Text("")] if index else []
         parts += _breakdown(result, breakdown)
+    if result.after_drop_off is not None:
+        parts.append(_after_drop_off(result))
     parts += [_metrics(result), _headline(result)]
     if result.data_quality.has_findings:
         parts.append(_data_quality(result))
@@ -84,10 +92,12 @@ def _funnel(result: AnalysisResult, width: int) -> Table:
     table.add_column(Text(safe(result.unit.capitalize())), justify="right", no_wrap=True)
     if show_bar:
         table.add_column("", no_wrap=True)
-    for header in ("Step", "From start", "Lost", "Drop-off", "Median"):
+    for header in ("Step", "From start", "Lost"):
         table.add_column(header, justify="right", no_wrap=True)
     if has_pending:
         table.add_column("Pending", justify="right", no_wrap=True)
+    for header in ("Drop-off", "Median"):
+        table.add_column(header, justify="right", no_wrap=True)
     if show_flags:
         table.add_column("Pain point", min_width=10)
     top = max((s.users for s in result.stages), default=0)
@@ -104,16 +114,73 @@ def _funnel(result: AnalysisResult, width: int) -> Table:
             percent(stage.conversion),
             percent(stage.from_start),
             "–" if stage.lost is None else f"{stage.lost:,}",
-            percent(stage.drop_off),
-            format_duration(stage.median_time_to_convert_s),
         ]
         if has_pending:
             row.append(f"{stage.pending:,}" if stage.pending else "")
+        row += [percent(stage.drop_off), format_duration(stage.median_time_to_convert_s)]
         if show_flags:
             flags = dict.fromkeys(kinds.get(stage.id, []))  # one word per kind, however many segments
             row.append(Text(", ".join(SHORT[k] for k in flags), style="bold red"))
         table.add_row(*row)
     return table
+
+
+def _scope(result: AnalysisResult) -> Text:
+    """One line naming what the numbers are limited to (--where, --since, --until)."""
+    filters, facts = result.filters, []
+    if filters.where:
+        facts.append("where " + " and ".join(safe(w) for w in filters.where))
+    bounds = [f"from {_moment(filters.since)}"] if filters.since is not None else []
+    bounds += [f"before {_moment(filters.until)}"] if filters.until is not None else []
+    if bounds:
+        facts.append("entries " + ", ".join(bounds))
+    return Text("Filtered: " + " · ".join(facts), style="dim")
+
+
+def _moment(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} {moment.tzname() or ''}".rstrip()
+
+
+def _pending_note(result: AnalysisResult) -> Text:
+    use = (
+        "left out of Step, From start, Lost and Drop-off (--exclude-pending)"
+        if result.exclude_pending
+        else "counted in Lost; --exclude-pending leaves them out"
+    )
+    end = "" if result.last_event_at is None else f" ({result.last_event_at:%Y-%m-%d %H:%M})"
+    text = Text("Pending", style="bold")
+    text.append(
+        f" = {result.unit} not at the stage yet whose window is still open at the end of the data{end},"
+        f" so they may still convert: {use}.",
+        style="dim",
+    )
+    return text
+
+
+def _after_drop_off(result: AnalysisResult) -> Group:
+    after = result.after_drop_off
+    assert after is not None
+    stage, next_stage = result.stage(after.stage), result.stage(after.next_stage)
+    gap = "" if result.pain_points and not result.breakdowns else "\n"  # pain points end with one
+    title = Text(f"{gap}After {safe(stage.label)}, not {safe(next_stage.label)}", style="bold")
+    dropped = plural(after.units, result.unit.rstrip("s"))
+    title.append(f": the next event of {dropped} who dropped off" if after.units else ": nobody dropped off")
+    if after.pending:
+        title.append(f" ({after.pending:,} pending left out)", style="dim")
+    if not after.units:
+        return Group(title, Text(""))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("Next event", max_width=40)
+    table.add_column(result.unit.capitalize(), justify="right", no_wrap=True)
+    table.add_column("Share", justify="right", no_wrap=True)
+    for line in after.next_events:
+        label = {
+            "event": Text(safe(line.event or "")),
+            "none": Text("(no further events)", style="italic"),
+            "other": Text("(other events)", style="italic"),
+        }[line.kind]
+        table.add_row(label, f"{line.units:,}", percent(line.share))
+    return Group(title, table, Text(""))
 
 
 def _pain_points(result: AnalysisResult) -> Text:
