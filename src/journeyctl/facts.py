@@ -309,9 +309,8 @@ def unit_levels(events: pl.DataFrame, journey: JourneyConfig) -> UnitLevels:
     excluded = frame[EXCLUDED].to_numpy().astype(np.int64) if EXCLUDED in frame.columns else None
 
     def run(rules: list[int]) -> tuple[Levels, UnitOf]:
-        levels, unit_of = in_parallel(
-            starts, lambda part: run_kernel(part, ts, mask, excluded, journey, rules)
-        )
+        kernel = kernel_for(journey, rules, excluded)
+        levels, unit_of = in_parallel(starts, lambda part: kernel(part, ts, mask))
         if order is not None:  # back to rows of the prepared frame
             levels = levels._replace(rows=np.where(levels.rows >= 0, order[np.maximum(levels.rows, 0)], -1))
         return levels, unit_of
@@ -357,10 +356,14 @@ def unit_columns(
 
 def unit_starts(frame: pl.DataFrame, keys: list[str]) -> npt.NDArray[np.int64]:
     """Row offsets where each unit starts, plus the row count (rows grouped by unit)."""
-    new_unit = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys])
-    first = frame.select(new_unit.fill_null(True).alias("new"))["new"].to_numpy()
-    if len(first):
-        first[0] = True
+    if keys == [USER]:  # the common case, straight on the codes
+        codes = frame[USER].to_numpy()
+        first = np.ones(len(codes), dtype=np.bool_)
+        first[1:] = codes[1:] != codes[:-1]
+    else:
+        new_unit = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys])
+        first = frame.select(new_unit.fill_null(True).alias("new"))["new"].to_numpy()
+        first[:1] = True
     return np.append(np.flatnonzero(first), len(first)).astype(np.int64)
 
 
@@ -371,18 +374,14 @@ def kernel_columns(frame: pl.DataFrame) -> tuple[npt.NDArray[np.int64], npt.NDAr
     return ts, mask
 
 
-def run_kernel(
-    starts: npt.NDArray[np.int64],
-    ts: npt.NDArray[np.int64],
-    mask: npt.NDArray[np.int64],
-    excluded: npt.NDArray[np.int64] | None,
-    journey: JourneyConfig,
-    rules: list[int],
-) -> tuple[Levels, npt.NDArray[np.int64] | None]:
-    """The levels of every unit (with ``count: entries``, of every attempt, and the unit of
-    each attempt). The greedy kernel when nothing tightens the ordered funnel, else the
-    exact programme; ``rules`` are the ``funnel.exclude`` indices applied (rules with the
-    same steps share one span)."""
+def kernel_for(
+    journey: JourneyConfig, rules: list[int], excluded: npt.NDArray[np.int64] | None
+) -> Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]], tuple[Levels, UnitOf]]:
+    """The kernel for the journey's order, gaps and counting, as ``kernel(starts, ts, mask)``
+    returning the levels of every unit (with ``count: entries``, of every attempt, and the
+    unit of each attempt). The greedy kernel when nothing tightens the ordered funnel, else
+    the exact programme; ``rules`` are the ``funnel.exclude`` indices applied (rules with the
+    same steps share one span), ``excluded`` the rows' exclusion bits."""
     n_stages = len(journey.stages)
     window_us = micros(journey.funnel.window.total_seconds())
     within = [INF if s.within is None else micros(s.within.total_seconds()) for s in journey.stages]
@@ -390,7 +389,7 @@ def run_kernel(
     strict = journey.funnel.order == "strict"
     spans = exclusion_spans(journey)
     slots = sorted({spans[x] for x in rules})
-    slot_rows = np.zeros(len(ts), dtype=np.int64)
+    slot_rows = np.zeros(len(excluded) if slots and excluded is not None else 0, dtype=np.int64)
     open_after = np.full(n_stages, -1, dtype=np.int64)
     for s, (a, b) in enumerate(slots):
         rule_bits = sum(1 << x for x in rules if spans[x] == (a, b))
@@ -412,15 +411,22 @@ def run_kernel(
         kind = CONSTRAINED
     else:
         kind = GREEDY
-    if journey.funnel.count == "entries":
-        return attempt_levels(
-            starts, ts, mask, constraints, kind=kind, n_stages=n_stages, window_us=window_us
-        )
-    if kind == GREEDY:
-        return ordered_levels(starts, ts, mask, n_stages=n_stages, window_us=window_us), None
-    if kind == ANY_ORDER:
-        return any_order_levels(starts, ts, mask, n_stages=n_stages, window_us=window_us), None
-    return constrained_levels(starts, ts, mask, constraints, n_stages=n_stages, window_us=window_us), None
+    entries = journey.funnel.count == "entries"
+
+    def kernel(
+        starts: npt.NDArray[np.int64], ts: npt.NDArray[np.int64], mask: npt.NDArray[np.int64]
+    ) -> tuple[Levels, UnitOf]:
+        if entries:
+            return attempt_levels(
+                starts, ts, mask, constraints, kind=kind, n_stages=n_stages, window_us=window_us
+            )
+        if kind == GREEDY:
+            return ordered_levels(starts, ts, mask, n_stages=n_stages, window_us=window_us), None
+        if kind == ANY_ORDER:
+            return any_order_levels(starts, ts, mask, n_stages=n_stages, window_us=window_us), None
+        return constrained_levels(starts, ts, mask, constraints, n_stages=n_stages, window_us=window_us), None
+
+    return kernel
 
 
 def levels_frame(levels: Levels) -> pl.DataFrame:

@@ -219,8 +219,9 @@ class Constraints(NamedTuple):
     ``within_us[k]`` / ``after_us[k]``: the largest / smallest gap ``t[k] - t[k-1]``
     (``INF`` / 0 when unset); ``strict``: no row of the unit lies strictly between two
     consecutive steps; ``excluded``: per row, bit ``x`` set when the row matches exclusion
-    ``x``; ``open_after[k]``: the exclusion whose span is open after step ``k`` (-1 none);
-    exclusion ``x`` spans steps ``opens[x]`` to ``closes[x]`` (at most one open at a time).
+    ``x`` (empty without exclusions); ``open_after[k]``: the exclusion whose span is open
+    after step ``k`` (-1 none); exclusion ``x`` spans steps ``opens[x]`` to ``closes[x]`` (at
+    most one open at a time).
     """
 
     within_us: Int64Array
@@ -273,7 +274,7 @@ def _constrained_all(starts, ts, mask, rules, n_stages, window_us, level, path, 
 def _constrained_unit(ts, mask, rules, n_stages, window_us, level, path, rows, last_entry, u, offset):
     """``offset`` is the unit's first row in the arrays of ``rules`` and of the output rows."""
     m = len(ts)
-    excluded = rules.excluded[offset : offset + m]
+    excluded = rules.excluded  # per row of all units; empty without exclusions
     within_us = rules.within_us
     after_us = rules.after_us
     strict = rules.strict
@@ -295,7 +296,8 @@ def _constrained_unit(ts, mask, rules, n_stages, window_us, level, path, rows, l
             g_start[g] = r
             g_ts[g] = ts[r]
         g_mask[g] |= mask[r]
-        g_excl[g] |= excluded[r]
+        if len(excluded):
+            g_excl[g] |= excluded[offset + r]
     g_start[n_groups] = m
     n_excl = len(opens)
     # deadline[x, g]: time of the first group after g holding a row of exclusion x
