@@ -19,7 +19,7 @@ from journeyctl.buckets import FactsOf, bucket_count, bucketed_facts, default_me
 from journeyctl.check import CheckReport, evaluate
 from journeyctl.columns import LINE, SOURCE, TS, USER
 from journeyctl.config.loading import load_config
-from journeyctl.config.models import CsvOptions, JourneyConfig, Severity
+from journeyctl.config.models import Count, CsvOptions, JourneyConfig, Order, Severity
 from journeyctl.errors import InputError, UsageError
 from journeyctl.facts import Facts, micros, user_facts
 from journeyctl.filters import RowFilter, entry_range, parse_where, where_expr
@@ -271,9 +271,29 @@ def read_checked_events(
     return good.drop(RAW_TS, SOURCE, LINE), quality
 
 
+def with_funnel_mode(
+    journey: JourneyConfig, *, order: Order | None = None, count: Count | None = None
+) -> JourneyConfig:
+    """The journey with ``funnel.order`` / ``funnel.count`` replaced (command-line overrides)."""
+    update: dict[str, str] = {}
+    if order is not None:
+        update["order"] = order
+    if count is not None:
+        if journey.funnel.hold and count != "users":
+            raise UsageError(
+                f"--count {count} cannot be combined with the config's funnel.hold",
+                hint="hold already counts user × value; drop --count or the hold",
+            )
+        update["count"] = count
+    if not update:
+        return journey
+    return journey.model_copy(update={"funnel": journey.funnel.model_copy(update=update)})
+
+
 def funnel_levels(frame: pl.DataFrame, journey: JourneyConfig) -> pl.DataFrame:
-    """Per user: ``user_id``, ``level`` and the reported path's step times ``t0``… (µs since
-    the epoch): the kernel's answer, for checks and for lists of users behind a number."""
+    """Per counting unit: ``user_id`` (then ``session_id``, the hold columns or ``attempt``),
+    ``level`` and the reported path's step times ``t0``… (µs since the epoch): the kernel's
+    answer, for checks and for lists of users behind a number."""
     return user_facts(frame, journey).funnel
 
 

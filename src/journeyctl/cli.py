@@ -16,7 +16,7 @@ import typer
 
 from journeyctl import __version__, api, onboarding
 from journeyctl.config.loading import load_config
-from journeyctl.config.models import Severity
+from journeyctl.config.models import Count, Order, Severity
 from journeyctl.errors import ExitCode, JourneyctlError, UsageError
 from journeyctl.followup import export_target
 from journeyctl.output import append_output, stdout_is_terminal, write_output
@@ -62,6 +62,24 @@ MemoryLimitOption = Annotated[
 QuietOption = Annotated[
     bool,
     typer.Option("--quiet", "-q", help="No progress display (it only ever appears on a terminal's stderr)."),
+]
+OrderOption = Annotated[
+    Order | None,
+    typer.Option(
+        "--order",
+        help="Override funnel.order. ordered (default): stages in order, other events may come "
+        "between; strict: no other event of the unit strictly between two consecutive steps; "
+        "any: stages in any order, level = distinct stages done within one window.",
+    ),
+]
+CountOption = Annotated[
+    Count | None,
+    typer.Option(
+        "--count",
+        help="Override funnel.count, what one number counts. users (default): each user once, "
+        "at their best path; sessions: the funnel inside each session, each session counted; "
+        "entries: every attempt counted (a new one starts after the last converted or expired).",
+    ),
 ]
 WidthOption = Annotated[int | None, typer.Option(help="Table width in characters (default: the terminal's).")]
 _state = {"debug": False}
@@ -212,6 +230,8 @@ def analyze(
     ] = None,
     memory_limit: MemoryLimitOption = None,
     quiet: QuietOption = False,
+    order: OrderOption = None,
+    count: CountOption = None,
 ) -> None:
     """Show how many users reach each stage of the journey, and where they leave.
 
@@ -237,7 +257,7 @@ def analyze(
         with progress_display(enabled=not quiet and sys.stderr.isatty()) as progress:
             result = api.analyze(
                 events,
-                load_config(config),
+                api.with_funnel_mode(load_config(config), order=order, count=count),
                 bad_rows=bad_rows,
                 dedupe=dedupe,
                 by=[tuple(by)] if by else None,
@@ -300,6 +320,8 @@ def check(
         bool,
         typer.Option("--exclude-pending", help="Judge rates without pending users (window still open)."),
     ] = False,
+    order: OrderOption = None,
+    count: CountOption = None,
 ) -> None:
     """Check the journey's KPIs against their thresholds: a CI gate.
 
@@ -315,9 +337,8 @@ def check(
             raise UsageError(
                 "--junit and -o name the same file", where=str(junit), hint="give each its own file"
             )
-        report = api.check(
-            events, load_config(config), kpis=kpi or [], fail_on=fail_on, exclude_pending=exclude_pending
-        )
+        journey = api.with_funnel_mode(load_config(config), order=order, count=count)
+        report = api.check(events, journey, kpis=kpi or [], fail_on=fail_on, exclude_pending=exclude_pending)
         to_terminal = output is None and stdout_is_terminal()
         text = render_report(report, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
         if junit is not None:
