@@ -9,6 +9,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import polars as pl
+
 from journeyctl.errors import UsageError
 
 
@@ -42,6 +44,31 @@ def write_output(text: str, path: Path | None, *, inputs: Iterable[Path] = ()) -
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except OSError as err:
+        raise UsageError(f"cannot write: {err.strerror}", where=str(path)) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def write_parquet_output(frame: pl.DataFrame, path: Path, *, inputs: Iterable[Path] = ()) -> None:
+    """Replace ``path`` atomically with ``frame`` as Parquet (checks as ``write_output``)."""
+    target = path.resolve()
+    if any(target == Path(p).resolve() for p in inputs):
+        raise UsageError(
+            "the output file is one of the inputs", where=str(path), hint="choose another -o FILE"
+        )
+    if target.is_dir() or not target.parent.is_dir():
+        raise UsageError(
+            "the output path is a directory" if target.is_dir() else "the output folder does not exist",
+            where=str(path),
+            hint="name a file in an existing folder, e.g. -o events.parquet",
+        )
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        frame.write_parquet(tmp, compression="zstd", statistics=True)
         os.replace(tmp, target)
     except OSError as err:
         raise UsageError(f"cannot write: {err.strerror}", where=str(path)) from None
