@@ -260,3 +260,19 @@ def attributed(rows: Sequence[Row], journey: JourneyConfig, column: str, attribu
         value = rows[path[step]].get(column)
         values.add("(none)" if value is None else str(value))
     return values
+
+
+def users_per_stage_entering_in(
+    rows: Sequence[Row], journey: JourneyConfig, since: datetime | None, until: datetime | None
+) -> list[int]:
+    """``--since``/``--until``: a user's level over the paths whose entry row lies in
+    [since, until); later steps may lie outside."""
+
+    def inside(ts: datetime) -> bool:
+        return (since is None or ts >= since) and (until is None or ts < until)
+
+    levels = []
+    for user_rows in by_user(rows).values():
+        paths = [p for p in all_paths(user_rows, journey) if inside(user_rows[p[0]]["ts"])]
+        levels.append(max((len(p) for p in paths), default=0))
+    return [sum(level >= k for level in levels) for k in range(1, len(journey.stages) + 1)]

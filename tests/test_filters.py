@@ -7,10 +7,15 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from journeyctl import UsageError, analyze
 from journeyctl.filters import entry_range, parse_where
+from tests import reference
 from tests.events import journey, log
+from tests.strategies import event_logs
+from tests.test_funnel_property import OVERLAPPING
 
 DAY = 86400
 STORE = journey(
@@ -243,3 +248,26 @@ def test_entry_range_refuses_bad_and_empty_ranges(since: Any, until: Any, messag
     with pytest.raises(UsageError) as caught:
         entry_range(since, until, timezone="Europe/Berlin")
     assert str(caught.value).startswith(message)
+
+
+@settings(max_examples=60)
+@given(events=event_logs(max_users=4, max_events=10), data=st.data())
+def test_entry_range_agrees_with_the_definition(events: pl.DataFrame, data: st.DataObject) -> None:
+    # bounds on entry times (and one second past them) put entries right on the boundaries
+    entries = events.filter(pl.col("event") == "a")["ts"]
+    moments = sorted({*entries, *(t + timedelta(seconds=1) for t in entries)})
+    since = data.draw(st.none() | st.sampled_from(moments or [None]))
+    later = [m for m in moments if since is None or m > since] or [None]
+    until = data.draw(st.sampled_from(later) if since is None else st.none() | st.sampled_from(later))
+    result = analyze(events, OVERLAPPING, since=since, until=until)
+    expected = reference.users_per_stage_entering_in(events.rows(named=True), OVERLAPPING, since, until)
+    assert [s.users for s in result.stages] == expected
+
+
+def test_the_entry_range_is_reported_in_the_journeys_time_zone() -> None:
+    result = analyze(BERLIN_EVENTS, STORE, since="2026-10-25", until="2026-10-25", where=["value != 0"])
+    assert result.model_dump(mode="json")["filters"] == {
+        "where": ["value != 0"],
+        "since": "2026-10-25T00:00:00+02:00",
+        "until": "2026-10-26T00:00:00+01:00",
+    }

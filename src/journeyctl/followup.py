@@ -15,6 +15,7 @@ from typing import Literal
 
 import numba as nb
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from journeyctl.columns import EVENT, TS, USER
@@ -41,7 +42,8 @@ def drop_off_stage(journey: JourneyConfig, stage_id: str, *, where: str = "--aft
 
 
 def units_expr(kind: ListKind, stage: int, *, open_window: pl.Expr) -> pl.Expr:
-    """True for the units that ``kind`` stage ``stage`` (1-based) in a funnel facts frame."""
+    """True for the units of a funnel facts frame that a ``kind`` list of stage ``stage``
+    (1-based) selects."""
     if kind == "reached":
         return pl.col("level") >= stage
     at_stage = pl.col("level") == stage
@@ -61,12 +63,19 @@ def next_event_column(events: pl.DataFrame, levels: Levels) -> pl.Series:
     rows = _next_rows(
         events[TS].dt.epoch("us").to_numpy().astype(np.int64, copy=False),
         user_end,
-        events[EVENT].rank("dense").to_numpy().astype(np.int64),
+        _name_order(events[EVENT]),
         levels.rows,
         levels.level,
     )
     picked = pl.Series(rows, dtype=pl.Int64)
     return events[EVENT].gather(picked.set(picked < 0, None)).alias(NEXT_EVENT)
+
+
+def _name_order(names: pl.Series) -> npt.NDArray[np.int64]:
+    """Per row, the rank of its event name in code-point order (an Enum of the sorted
+    distinct names: a hash lookup per row instead of sorting every row)."""
+    ordered = pl.Enum(names.unique().sort().to_list())
+    return names.cast(ordered).to_physical().to_numpy().astype(np.int64)
 
 
 @nb.njit(cache=True, nogil=True)
