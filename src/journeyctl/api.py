@@ -26,7 +26,7 @@ from journeyctl.filters import RowFilter, entry_range, parse_where, where_expr
 from journeyctl.followup import ExportSpec, drop_off_stage, parse_export, user_ids
 from journeyctl.followup import after_drop_off as drop_off_next_events
 from journeyctl.kpi_expr import parse_kpi
-from journeyctl.load import RAW_TS, STDIN, expand_sources, load_events, repair_timestamps
+from journeyctl.load import RAW_TS, STDIN, expand_sources, load_journey_events, repair_timestamps
 from journeyctl.output import write_output, write_parquet_output
 from journeyctl.periods import PeriodKind
 from journeyctl.progress import Progress
@@ -256,14 +256,7 @@ def read_checked_events(
     else:
         files = expand_sources(events)
         with polars_errors(files):
-            frame = load_events(
-                files,
-                journey.columns,
-                properties=journey.property_columns,
-                time_format=journey.time_format,
-                timezone=journey.timezone,
-                csv=journey.csv,
-            ).collect()
+            frame = load_journey_events(files, journey).collect()
         refuse_empty_files(frame, files)
         if journey.time_format == "auto":
             frame = repair_timestamps(frame, timezone=journey.timezone)

@@ -25,7 +25,7 @@ from journeyctl.columns import LINE, SOURCE, USER
 from journeyctl.config.models import JourneyConfig
 from journeyctl.errors import InputError, UsageError
 from journeyctl.facts import Facts, concat_facts
-from journeyctl.load import RAW_TS, bad_rows_expr, file_kind, load_events, repair_timestamps
+from journeyctl.load import RAW_TS, bad_rows_expr, file_kind, load_journey_events, repair_timestamps
 from journeyctl.progress import Progress
 from journeyctl.quality import (
     BadRowPolicy,
@@ -153,14 +153,7 @@ def bucketed_facts(
 def split_by_user(files: Sequence[Path], journey: JourneyConfig, root: Path, *, buckets: int) -> None:
     """Write the canonical events of ``files`` to ``root/_bucket=K/`` Parquet files, K the
     user's hash modulo ``buckets``, in one streaming pass."""
-    events = load_events(
-        files,
-        journey.columns,
-        properties=journey.property_columns,
-        time_format=journey.time_format,
-        timezone=journey.timezone,
-        csv=journey.csv,
-    )
+    events = load_journey_events(files, journey)
     bucket = (pl.col(USER).hash() % buckets).alias(BUCKET)
     events.with_columns(bucket).sink_parquet(
         pl.PartitionBy(root, key=BUCKET, include_key=False), mkdir=True, compression="lz4"

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from journeyctl.columns import EVENT, LINE, SESSION, SOURCE, TS, USER
-from journeyctl.config.models import Columns, CsvOptions
+from journeyctl.config.models import Columns, CsvOptions, JourneyConfig
 from journeyctl.errors import InputError
 
 RAW_TS = "_raw_ts"
@@ -121,6 +121,18 @@ def load_events(
         for index, path in enumerate(files)
     ]
     return pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
+
+
+def load_journey_events(files: Sequence[Path], journey: JourneyConfig) -> pl.LazyFrame:
+    """``load_events`` with the columns, time format, timezone and CSV options of ``journey``."""
+    return load_events(
+        files,
+        journey.columns,
+        properties=journey.property_columns,
+        time_format=journey.time_format,
+        timezone=journey.timezone,
+        csv=journey.csv,
+    )
 
 
 def scan_table(path: Path, csv: CsvOptions) -> pl.LazyFrame:
