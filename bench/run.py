@@ -96,7 +96,9 @@ def main() -> None:
         file, parquet = prepare(label, args.data, args.config, args.tools)
         commands = {
             tool: [
-                p.replace("{file}", str(file)).replace("{parquet}", str(parquet)).replace("{config}", args.config)
+                p.replace("{file}", str(file))
+                .replace("{parquet}", str(parquet))
+                .replace("{config}", args.config)
                 for p in TOOLS[tool]
             ]
             for tool in args.tools
