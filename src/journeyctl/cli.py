@@ -26,7 +26,7 @@ from journeyctl.render import CheckFormat, Format, ReportFormat, render, render_
 from journeyctl.render.github import render_annotations, render_step_summary
 from journeyctl.render.junit import render_junit
 from journeyctl.render.onboarding import render_events, render_validation
-from journeyctl.render.text import plural
+from journeyctl.render.text import plural, visible
 from journeyctl.result import DataQuality
 
 app = typer.Typer(
@@ -116,7 +116,7 @@ def reporting_errors() -> Iterator[None]:
     try:
         yield
     except JourneyctlError as err:
-        typer.echo(f"error: {err}", err=True)  # plain text: never wrapped, never markup
+        typer.echo(f"error: {visible(str(err))}", err=True)  # plain text: never wrapped, never markup
         raise typer.Exit(err.exit_code) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
@@ -125,7 +125,7 @@ def reporting_errors() -> Iterator[None]:
             traceback.print_exc()
         else:
             typer.echo(
-                f"internal error: {type(err).__name__}: {err}\n"
+                f"internal error: {type(err).__name__}: {visible(str(err))}\n"
                 "  this is a bug in journeyctl; rerun with --debug for the traceback and report it",
                 err=True,
             )
