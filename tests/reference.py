@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from journeyctl.config.models import Condition, JourneyConfig, Matcher
+from journeyctl.config.models import Condition, Exclusion, JourneyConfig, Matcher
 
 Row = dict[str, Any]
 
@@ -75,9 +75,52 @@ def by_user(rows: Sequence[Row]) -> dict[str, list[Row]]:
     return users
 
 
-def best_path(rows: Sequence[Row], journey: JourneyConfig) -> tuple[int, datetime | None, datetime | None]:
-    """(level, entry time, time of the last step) of the path that reaches the user's level
-    earliest, ties broken by the latest entry; found by trying every path."""
+def excluded_by(row: Row, rule: Exclusion) -> bool:
+    return row["event"] in rule.events and all(
+        condition_holds(row.get(column), cond) for column, cond in rule.where.items()
+    )
+
+
+def path_is_valid(
+    path: Sequence[Row], unit: Sequence[Row], journey: JourneyConfig, rules: Sequence[int]
+) -> bool:
+    """The constraints on consecutive steps (gaps, strict order) and exclusions ``rules``
+    (indices into funnel.exclude) whose two steps both lie on ``path``."""
+    ids = [stage.id for stage in journey.stages]
+    for k in range(1, len(path)):
+        stage, gap = journey.stages[k], path[k]["ts"] - path[k - 1]["ts"]
+        if stage.within is not None and gap > stage.within:
+            return False
+        if stage.after is not None and gap < stage.after:
+            return False
+        if journey.funnel.order == "strict" and any(
+            path[k - 1]["ts"] < row["ts"] < path[k]["ts"] for row in unit
+        ):
+            return False
+    for x in rules:
+        rule = journey.funnel.exclude[x]
+        a, b = ids.index(rule.between[0]), ids.index(rule.between[1])
+        if b < len(path) and any(
+            path[a]["ts"] < row["ts"] < path[b]["ts"] and excluded_by(row, rule) for row in unit
+        ):
+            return False
+    return True
+
+
+def best_path(
+    rows: Sequence[Row],
+    journey: JourneyConfig,
+    rules: Sequence[int] | None = None,
+    entry_at: datetime | None = None,
+) -> tuple[int, datetime | None, datetime | None]:
+    """(level, entry time, time of the last step) of the valid path that reaches the unit's
+    level earliest, ties broken by the latest entry; found by trying every path. ``rules``:
+    the exclusions applied (default: all of funnel.exclude); ``entry_at``: only entries at
+    that time. In order ``any``, see ``any_order_best``."""
+    if journey.funnel.order == "any":
+        return any_order_best(rows, journey, entry_at)
+    if rules is None:
+        rules = range(len(journey.funnel.exclude))
     n = len(journey.stages)
     window = journey.funnel.window
     matched = [stages_of(row, journey) for row in rows]
@@ -90,8 +133,12 @@ def best_path(rows: Sequence[Row], journey: JourneyConfig) -> tuple[int, datetim
         assert b_t1 is not None and b_last is not None
         return t_last < b_last or (t_last == b_last and t1 > b_t1)
 
-    def extend(k: int, t1: datetime, prev: datetime, used: frozenset[int]) -> None:
+    def extend(path: list[Row], used: frozenset[int]) -> None:
+        # constraints only ever fail on a longer path, so extending valid paths finds them all
         nonlocal best
+        if not path_is_valid(path, rows, journey, rules):
+            return
+        k, t1, prev = len(path), path[0]["ts"], path[-1]["ts"]
         if better(k, t1, prev):
             best = (k, t1, prev)
         if k == n:
@@ -99,17 +146,94 @@ def best_path(rows: Sequence[Row], journey: JourneyConfig) -> tuple[int, datetim
         for i, row in enumerate(rows):
             ts = row["ts"]
             if i not in used and k in matched[i] and ts >= prev and ts - t1 <= window:
-                extend(k + 1, t1, ts, used | {i})
+                extend([*path, row], used | {i})
 
     for i, row in enumerate(rows):
-        if 0 in matched[i]:
-            extend(1, row["ts"], row["ts"], frozenset({i}))
+        if 0 in matched[i] and entry_at in (None, row["ts"]):
+            extend([row], frozenset({i}))
     return best
 
 
+def any_order_best(
+    rows: Sequence[Row], journey: JourneyConfig, entry_at: datetime | None = None
+) -> tuple[int, datetime | None, datetime | None]:
+    """Order ``any``: the most distinct stages matched by distinct rows spanning at most the
+    window, then the earliest last row, then the latest first row, by trying every choice
+    of stages and rows. ``entry_at``: only rows in [entry_at, entry_at + window]."""
+    window = journey.funnel.window
+    if entry_at is not None:
+        rows = [r for r in rows if entry_at <= r["ts"] <= entry_at + window]
+    matched = [stages_of(row, journey) for row in rows]
+    for k in range(len(journey.stages), 0, -1):
+        spans = [
+            (max(rows[i]["ts"] for i in chosen), min(rows[i]["ts"] for i in chosen))
+            for stages in itertools.combinations(range(len(journey.stages)), k)
+            for chosen in itertools.permutations(range(len(rows)), k)
+            if all(stage in matched[i] for stage, i in zip(stages, chosen, strict=True))
+            and max(rows[i]["ts"] for i in chosen) - min(rows[i]["ts"] for i in chosen) <= window
+        ]
+        if spans:
+            last = min(t_last for t_last, _ in spans)
+            return k, max(t1 for t_last, t1 in spans if t_last == last), last
+    return 0, None, None
+
+
+def attempts(rows: Sequence[Row], journey: JourneyConfig) -> list[tuple[int, datetime, datetime | None]]:
+    """``count: entries``: (level, entry time, last step time) of each attempt of a unit. The
+    first enters at the earliest entry; an attempt ends at its full conversion (the last
+    step of its earliest full path) or entry + window; the next enters strictly after."""
+    n, window = len(journey.stages), journey.funnel.window
+    out: list[tuple[int, datetime, datetime | None]] = []
+    end: datetime | None = None
+    for row in sorted(rows, key=lambda r: r["ts"]):
+        matched = stages_of(row, journey)
+        enters = bool(matched) if journey.funnel.order == "any" else 0 in matched
+        if not enters or (end is not None and row["ts"] <= end):
+            continue
+        level, _, t_last = best_path(rows, journey, entry_at=row["ts"])
+        out.append((level, row["ts"], t_last))
+        end = t_last if level == n else row["ts"] + window
+    return out
+
+
+def units(rows: Sequence[Row], journey: JourneyConfig) -> dict[tuple[Any, ...], list[Row]]:
+    """The rows of each counting unit: a user, a session, or a user × non-null hold values."""
+    if journey.funnel.hold:
+        out: dict[tuple[Any, ...], list[Row]] = defaultdict(list)
+        for row in rows:
+            values = tuple(row.get(column) for column in journey.funnel.hold)
+            if None not in values:
+                out[(row["user_id"], *values)].append(row)
+        return out
+    if journey.funnel.count == "sessions":
+        return {(s[0]["user_id"], i): s for i, s in enumerate(sessions(rows, journey.sessions.timeout))}
+    return {(user,): user_rows for user, user_rows in by_user(rows).items()}
+
+
+def unit_level(rows: Sequence[Row], journey: JourneyConfig) -> int:
+    """The unit's level: its best clean path, or 0 under drop_user when the exclusions
+    lower it."""
+    level = best_path(rows, journey)[0]
+    if journey.funnel.on_exclusion == "drop_user" and level < best_path(rows, journey, rules=())[0]:
+        return 0
+    return level
+
+
 def users_per_stage(rows: Sequence[Row], journey: JourneyConfig) -> list[int]:
-    levels = [best_path(user_rows, journey)[0] for user_rows in by_user(rows).values()]
+    if journey.funnel.count == "entries":
+        levels = [level for unit in units(rows, journey).values() for level, _, _ in attempts(unit, journey)]
+    else:
+        levels = [unit_level(unit_rows, journey) for unit_rows in units(rows, journey).values()]
     return [sum(level >= k for level in levels) for k in range(1, len(journey.stages) + 1)]
+
+
+def excluded_by_rule(rows: Sequence[Row], journey: JourneyConfig) -> list[int]:
+    """Per exclusion rule: units whose level that rule alone lowers."""
+    all_units = list(units(rows, journey).values())
+    return [
+        sum(best_path(u, journey, rules=[x])[0] < best_path(u, journey, rules=())[0] for u in all_units)
+        for x in range(len(journey.funnel.exclude))
+    ]
 
 
 def sessions(rows: Sequence[Row], timeout: timedelta) -> list[list[Row]]:

@@ -162,6 +162,31 @@ def test_mixed_timestamp_layouts_in_one_file_all_parse(tmp_path: Path) -> None:
     assert data["stages"][1]["median_time_to_convert_s"] == 0.5  # 11:00:00 → 12:00:00.5+01:00
 
 
+def test_order_and_count_override_the_config(tmp_path: Path) -> None:
+    # u2's product view comes a day after its landing: a second session without an entry
+    code, out, _ = run("analyze", TINY, "-c", TINY_YAML, "--count", "sessions", "-f", "json")
+    data = json.loads(out)
+    assert (code, data["unit"], [s["users"] for s in data["stages"]]) == (0, "sessions", [3, 1, 1, 1])
+    # a help_view between landing and product view breaks the strict order only
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "user_id,timestamp,event,channel\nu,2026-01-01T10:00:00Z,landing_view,ad\n"
+        "u,2026-01-01T10:01:00Z,help_view,ad\nu,2026-01-01T10:02:00Z,product_view,ad\n"
+    )
+    for order, expected, kpi_code in (("ordered", [1, 1, 0, 0], 0), ("strict", [1, 0, 0, 0], 1)):
+        code, out, _ = run("analyze", str(events), "-c", TINY_YAML, "--order", order, "-f", "json")
+        data = json.loads(out)
+        assert (code, data["order"], [s["users"] for s in data["stages"]]) == (0, order, expected)
+        kpi = ["--kpi", "stages.interest.users>=1"]
+        assert run("check", str(events), "-c", TINY_YAML, "--order", order, *kpi)[0] == kpi_code
+
+
+def test_an_unknown_order_is_a_usage_error() -> None:
+    code, out, err = run("analyze", TINY, "-c", TINY_YAML, "--order", "sorted")
+    assert (code, out) == (2, "")
+    assert "Invalid value for '--order'" in err
+
+
 WHERE_HINT = (
     "  hint: write COLUMN OP VALUE with OP one of = != < <= > >=, "
     "or COLUMN in (A, B) / COLUMN not in (A, B); "

@@ -50,6 +50,31 @@ CASES = {
         "3: stages[0].match[0].events",
     ),
     "stage_without_matchers": ("  - id: a\n    match: []\n", "stages:\n", "3: stages[0].match: List should"),
+    "exclusion_steps_in_reverse": (
+        STAGE + "  - id: b\n    match: [{events: [y]}]\n",
+        "funnel:\n  exclude:\n    - {events: [r], between: [b, a]}\nstages:\n",
+        "3: funnel.exclude[0].between: 'b' does not come before 'a' in the stages",
+    ),
+    "exclusion_on_one_step": (
+        STAGE,
+        "funnel:\n  exclude:\n    - {events: [r], between: [a, a]}\nstages:\n",
+        "3: funnel.exclude[0].between: 'a' does not come before 'a'",
+    ),
+    "gap_on_the_first_stage": (
+        "  - id: a\n    within: 1h\n    match: [{events: [x]}]\n",
+        "stages:\n",
+        "3: stages[0].within: the first stage has no previous step",
+    ),
+    "after_longer_than_within": (
+        STAGE + "  - id: b\n    within: 1h\n    after: 2h\n    match: [{events: [y]}]\n",
+        "stages:\n",
+        "6: stages[1].after: `after` is longer than `within`",
+    ),
+    "hold_with_sessions": (
+        STAGE,
+        "columns: {properties: [cart]}\nfunnel: {count: sessions, hold: [cart]}\nstages:\n",
+        "2: funnel.hold: hold counts user × value and cannot be combined with count: sessions",
+    ),
 }
 
 

@@ -13,7 +13,7 @@ from journeyctl.config.durations import duration_text
 from journeyctl.config.models import JourneyConfig, Stage
 from journeyctl.facts import Facts, micros
 from journeyctl.painpoints import find_pain_points, merge_pain_points
-from journeyctl.result import AnalysisResult, BounceGroup, BreakdownStage, StageResult, rate
+from journeyctl.result import AnalysisResult, BounceGroup, BreakdownStage, ExclusionResult, StageResult, rate
 
 US = 1e6
 
@@ -172,7 +172,7 @@ def summarize(facts: Facts, journey: JourneyConfig, *, exclude_pending: bool = F
     within = journey.cart.repeat_within
     return AnalysisResult(
         journey=journey.name,
-        unit=journey.funnel.count,
+        unit=unit_name(journey),
         order=journey.funnel.order,
         window_s=journey.funnel.window.total_seconds(),
         events=facts.events,
@@ -207,7 +207,20 @@ def summarize(facts: Facts, journey: JourneyConfig, *, exclude_pending: bool = F
         ),
         pain_points=pain,
         breakdowns=breakdowns,
+        exclusions=[
+            ExclusionResult(events=rule.events, between=list(rule.between), units_touched=touched)
+            for rule, touched in zip(journey.funnel.exclude, facts.excluded_by, strict=True)
+        ],
+        on_exclusion=journey.funnel.on_exclusion if journey.funnel.exclude else None,
+        excluded_units=facts.excluded_units,
     )
+
+
+def unit_name(journey: JourneyConfig) -> str:
+    """What one count is, in the plural: users, sessions, entries, or ``cart_id values``."""
+    if journey.funnel.hold:
+        return " × ".join(journey.funnel.hold) + " values"
+    return journey.funnel.count
 
 
 def data_end_micros(facts: Facts) -> int:

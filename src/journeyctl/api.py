@@ -15,19 +15,21 @@ from pydantic import ValidationError
 
 from journeyctl.aggregate import data_end_micros, open_window_expr, summarize
 from journeyctl.breakdown import SEPARATOR, UNFOLDED, breakdown_settings, require_control
+from journeyctl.buckets import FactsOf, bucket_count, bucketed_facts, default_memory_limit, parse_memory
 from journeyctl.check import CheckReport, evaluate
-from journeyctl.columns import LINE, SOURCE, TS, USER
+from journeyctl.columns import LINE, SESSION, SOURCE, TS, USER
 from journeyctl.config.loading import load_config
-from journeyctl.config.models import CsvOptions, JourneyConfig, Severity
+from journeyctl.config.models import Count, CsvOptions, JourneyConfig, Order, Severity
 from journeyctl.errors import InputError, UsageError
 from journeyctl.facts import Facts, micros, user_facts
 from journeyctl.filters import RowFilter, entry_range, parse_where, where_expr
 from journeyctl.followup import ExportSpec, drop_off_stage, parse_export, user_ids
 from journeyctl.followup import after_drop_off as drop_off_next_events
 from journeyctl.kpi_expr import parse_kpi
-from journeyctl.load import RAW_TS, expand_sources, load_events, repair_timestamps
-from journeyctl.output import write_output
+from journeyctl.load import RAW_TS, STDIN, expand_sources, load_journey_events, repair_timestamps
+from journeyctl.output import write_output, write_parquet_output
 from journeyctl.periods import PeriodKind
+from journeyctl.progress import Progress
 from journeyctl.quality import BadRowPolicy, apply_quality, parse_bad_rows, refuse_empty_files
 from journeyctl.render.csv import render_user_ids
 from journeyctl.report import Report, build_report, facts_in_period
@@ -52,6 +54,8 @@ def analyze(
     exclude_pending: bool = False,
     after_drop_off: str | None = None,
     export_users: Sequence[str] = (),
+    memory_limit: int | str | None = None,
+    progress: Progress | None = None,
 ) -> AnalysisResult:
     """Analyse event files (paths, globs, directories, ``-``) or an in-memory canonical frame
     against a journey; ``result.data_quality`` counts what loading found.
@@ -72,6 +76,11 @@ def analyze(
     are counted; ``export_users`` writes user-id lists (``"dropped:consideration=lost.csv"``).
     Options are checked before any event is read. Raises ``JourneyctlError`` subclasses
     for anything the user can fix.
+
+    ``memory_limit`` (bytes, or text such as ``"3GiB"``; default half the available memory)
+    bounds the working memory: files too large to analyse within it at once are analysed
+    in user buckets (``journeyctl.buckets``), with exactly the same result. ``progress``
+    receives the stages of the work (see ``journeyctl.progress``).
     """
     journey = config if isinstance(config, JourneyConfig) else load_config(config)
     filters = [parse_where(text, journey) for text in where]
@@ -83,12 +92,20 @@ def analyze(
     refuse_overwrites([spec.path for spec in exports], inputs)
     settings = breakdown_settings(journey, by=by, attribution=attribution, top=top, control=control)
     journey = journey.model_copy(update={"breakdowns": settings})
-    frame, quality = read_checked_events(events, journey, bad_rows=bad_rows, dedupe=dedupe)
-    if frame.is_empty():
-        raise InputError(
-            "no analysable event rows remain", hint=f"all {quality.bad_rows:,} rows were bad; see --bad-rows"
-        )
-    facts = focused_facts(frame, journey, filters, since=start, until=end, next_events=drop_stage is not None)
+    limit = parse_memory(memory_limit) if isinstance(memory_limit, str) else memory_limit
+    progress = progress or Progress()
+    facts, quality = checked_facts(
+        events,
+        journey,
+        bad_rows=bad_rows,
+        dedupe=dedupe,
+        facts_of=lambda frame: focused_facts(
+            frame, journey, filters, since=start, until=end, next_events=drop_stage is not None
+        ),
+        memory_limit=limit or default_memory_limit(),
+        progress=progress,
+    )
+    progress.stage("summarising")
     open_window = open_window_expr(
         window_us=micros(journey.funnel.window.total_seconds()), data_end_us=data_end_micros(facts)
     )
@@ -107,6 +124,43 @@ def analyze(
         require_control(result.breakdowns, control)
     written = [write_user_list(facts, spec, open_window=open_window, inputs=inputs) for spec in exports]
     return result.model_copy(update={"user_exports": written})
+
+
+def checked_facts(
+    events: Events,
+    journey: JourneyConfig,
+    *,
+    bad_rows: BadRowPolicy | str,
+    dedupe: bool,
+    facts_of: FactsOf,
+    memory_limit: int,
+    progress: Progress,
+) -> tuple[Facts, DataQuality]:
+    """The facts (``facts_of`` the checked events) and the data-quality counts: in memory
+    at once, or bucket by bucket when the files are too large for ``memory_limit``."""
+    files = None if isinstance(events, pl.DataFrame) else expand_sources(events)
+    buckets = 1 if files is None or STDIN in map(str, files) else bucket_count(files, memory_limit)
+    if files is not None and buckets > 1:
+        policy = parse_bad_rows(bad_rows) if isinstance(bad_rows, str) else bad_rows
+        with polars_errors(files):
+            return bucketed_facts(
+                files,
+                journey,
+                buckets=buckets,
+                policy=policy,
+                dedupe=dedupe,
+                facts_of=facts_of,
+                progress=progress,
+            )
+    progress.stage("reading events")
+    frame, quality = read_checked_events(events, journey, bad_rows=bad_rows, dedupe=dedupe)
+    if frame.is_empty():
+        raise InputError(
+            "no analysable event rows remain", hint=f"all {quality.bad_rows:,} rows were bad; see --bad-rows"
+        )
+    progress.stage("analysing")
+    progress.advance(0, events=frame.height)
+    return facts_of(frame), quality
 
 
 def refuse_overwrites(targets: Sequence[Path], inputs: Sequence[Path]) -> None:
@@ -202,14 +256,7 @@ def read_checked_events(
     else:
         files = expand_sources(events)
         with polars_errors(files):
-            frame = load_events(
-                files,
-                journey.columns,
-                properties=journey.property_columns,
-                time_format=journey.time_format,
-                timezone=journey.timezone,
-                csv=journey.csv,
-            ).collect()
+            frame = load_journey_events(files, journey).collect()
         refuse_empty_files(frame, files)
         if journey.time_format == "auto":
             frame = repair_timestamps(frame, timezone=journey.timezone)
@@ -217,9 +264,56 @@ def read_checked_events(
     return good.drop(RAW_TS, SOURCE, LINE), quality
 
 
+def with_funnel_mode(
+    journey: JourneyConfig, *, order: Order | None = None, count: Count | None = None
+) -> JourneyConfig:
+    """The journey with ``funnel.order`` / ``funnel.count`` replaced (command-line overrides)."""
+    update: dict[str, str] = {}
+    if order is not None:
+        update["order"] = order
+    if count is not None:
+        if journey.funnel.hold and count != "users":
+            raise UsageError(
+                f"--count {count} cannot be combined with the config's funnel.hold",
+                hint="hold already counts user × value; drop --count or the hold",
+            )
+        update["count"] = count
+    if not update:
+        return journey
+    return journey.model_copy(update={"funnel": journey.funnel.model_copy(update=update)})
+
+
+def convert(
+    events: Sequence[str | Path],
+    config: JourneyConfig | str | Path,
+    output: Path,
+    *,
+    bad_rows: BadRowPolicy | str = "fail",
+    dedupe: bool = False,
+) -> DataQuality:
+    """Write the events the journey maps to one Parquet file, for fast repeated analysis with
+    the same config: the mapped columns under their file names, the time column as UTC
+    timestamps (parsed once), rows sorted by user and time, bad rows handled by
+    ``bad_rows``. Returns the data-quality counts of the conversion."""
+    journey = config if isinstance(config, JourneyConfig) else load_config(config)
+    frame, quality = read_checked_events(events, journey, bad_rows=bad_rows, dedupe=dedupe)
+    columns = journey.columns
+    names = {USER: columns.user, TS: columns.time, "event": columns.event}
+    if columns.session:
+        names[SESSION] = columns.session
+    ordered = frame.sort(USER, TS).select(
+        *(pl.col(role).alias(name) for role, name in names.items()),
+        *(pl.col(p) for p in journey.property_columns if p not in names.values()),
+    )
+    inputs = [*expand_sources(events), *([] if isinstance(config, JourneyConfig) else [Path(config)])]
+    write_parquet_output(ordered, output, inputs=inputs)
+    return quality
+
+
 def funnel_levels(frame: pl.DataFrame, journey: JourneyConfig) -> pl.DataFrame:
-    """Per user: ``user_id``, ``level`` and the reported path's step times ``t0``… (µs since
-    the epoch): the kernel's answer, for checks and for lists of users behind a number."""
+    """Per counting unit: ``user_id`` (then ``session_id``, the hold columns or ``attempt``),
+    ``level`` and the reported path's step times ``t0``… (µs since the epoch): the kernel's
+    answer, for checks and for lists of users behind a number."""
     return user_facts(frame, journey).funnel
 
 

@@ -16,11 +16,12 @@ import typer
 
 from journeyctl import __version__, api, onboarding
 from journeyctl.config.loading import load_config
-from journeyctl.config.models import Severity
+from journeyctl.config.models import Count, Order, Severity
 from journeyctl.errors import ExitCode, JourneyctlError, UsageError
 from journeyctl.followup import export_target
 from journeyctl.output import append_output, stdout_is_terminal, write_output
 from journeyctl.periods import PeriodKind
+from journeyctl.progress import progress_display
 from journeyctl.render import CheckFormat, Format, ReportFormat, render, render_period_report, render_report
 from journeyctl.render.github import render_annotations, render_step_summary
 from journeyctl.render.junit import render_junit
@@ -47,6 +48,38 @@ EventsArgument = Annotated[
 OutputOption = Annotated[
     Path | None,
     typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
+]
+MemoryLimitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-limit",
+        metavar="SIZE",
+        help="Working memory to stay within, e.g. 3GiB or 800MB (default: half the memory available). "
+        "Inputs too large for it are analysed in user buckets through temporary Parquet files, "
+        "with exactly the same result.",
+    ),
+]
+QuietOption = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="No progress display (it only ever appears on a terminal's stderr)."),
+]
+OrderOption = Annotated[
+    Order | None,
+    typer.Option(
+        "--order",
+        help="Override funnel.order. ordered (default): stages in order, other events may come "
+        "between; strict: no other event of the unit strictly between two consecutive steps; "
+        "any: stages in any order, level = distinct stages done within one window.",
+    ),
+]
+CountOption = Annotated[
+    Count | None,
+    typer.Option(
+        "--count",
+        help="Override funnel.count, what one number counts. users (default): each user once, "
+        "at their best path; sessions: the funnel inside each session, each session counted; "
+        "entries: every attempt counted (a new one starts after the last converted or expired).",
+    ),
 ]
 WidthOption = Annotated[int | None, typer.Option(help="Table width in characters (default: the terminal's).")]
 _state = {"debug": False}
@@ -195,6 +228,10 @@ def analyze(
             "after STAGE to a CSV, e.g. dropped:consideration=lost.csv; repeatable.",
         ),
     ] = None,
+    memory_limit: MemoryLimitOption = None,
+    quiet: QuietOption = False,
+    order: OrderOption = None,
+    count: CountOption = None,
 ) -> None:
     """Show how many users reach each stage of the journey, and where they leave.
 
@@ -217,22 +254,25 @@ def analyze(
             raise UsageError(
                 "--export-users and -o name the same file", where=str(output), hint="give each its own file"
             )
-        result = api.analyze(
-            events,
-            load_config(config),
-            bad_rows=bad_rows,
-            dedupe=dedupe,
-            by=[tuple(by)] if by else None,
-            attribution=attribution,
-            top=top,
-            control=control,
-            where=where or [],
-            since=since,
-            until=until,
-            exclude_pending=exclude_pending,
-            after_drop_off=after_drop_off,
-            export_users=export_users or [],
-        )
+        with progress_display(enabled=not quiet and sys.stderr.isatty()) as progress:
+            result = api.analyze(
+                events,
+                api.with_funnel_mode(load_config(config), order=order, count=count),
+                bad_rows=bad_rows,
+                dedupe=dedupe,
+                by=[tuple(by)] if by else None,
+                attribution=attribution,
+                top=top,
+                control=control,
+                where=where or [],
+                since=since,
+                until=until,
+                exclude_pending=exclude_pending,
+                after_drop_off=after_drop_off,
+                export_users=export_users or [],
+                memory_limit=memory_limit,
+                progress=progress,
+            )
         to_terminal = output is None and stdout_is_terminal()
         text = render(result, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
         write_output(text, output, inputs=[config, *map(Path, events)])
@@ -280,6 +320,8 @@ def check(
         bool,
         typer.Option("--exclude-pending", help="Judge rates without pending users (window still open)."),
     ] = False,
+    order: OrderOption = None,
+    count: CountOption = None,
 ) -> None:
     """Check the journey's KPIs against their thresholds: a CI gate.
 
@@ -295,9 +337,8 @@ def check(
             raise UsageError(
                 "--junit and -o name the same file", where=str(junit), hint="give each its own file"
             )
-        report = api.check(
-            events, load_config(config), kpis=kpi or [], fail_on=fail_on, exclude_pending=exclude_pending
-        )
+        journey = api.with_funnel_mode(load_config(config), order=order, count=count)
+        report = api.check(events, journey, kpis=kpi or [], fail_on=fail_on, exclude_pending=exclude_pending)
         to_terminal = output is None and stdout_is_terminal()
         text = render_report(report, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
         if junit is not None:
@@ -432,6 +473,39 @@ def init(
         write_output(
             onboarding.starter_config(sources, csv=api.csv_options(delimiter=delimiter, encoding=encoding)),
             None,
+        )
+
+
+@app.command()
+def convert(
+    events: EventsArgument,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The Parquet file to write.")],
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="Journey YAML: which columns to keep and how to read time.")
+    ] = JOURNEY_YAML,
+    bad_rows: Annotated[
+        str,
+        typer.Option(
+            "--bad-rows",
+            help="Rows without user, event or a parseable time: fail, skip or quarantine=FILE.",
+        ),
+    ] = "fail",
+    dedupe: Annotated[bool, typer.Option("--dedupe", help="Drop identical duplicate events.")] = False,
+) -> None:
+    """Convert exports to one Parquet file that later runs read several times faster.
+
+    Keeps the columns the journey maps (under their names, so the same YAML reads the file),
+    parses the time once into UTC timestamps and sorts the rows by user and time. Use it
+    when the same large export is analysed repeatedly.
+
+    Example: journeyctl convert exports/*.csv -c journey.yaml -o events.parquet
+    """
+    with reporting_errors():
+        quality = api.convert(events, load_config(config), output, bad_rows=bad_rows, dedupe=dedupe)
+        _report_skipped(quality)
+        typer.echo(
+            f"wrote {quality.rows_read - quality.bad_rows - quality.duplicates_dropped:,} events to {output}",
+            err=True,
         )
 
 

@@ -5,6 +5,7 @@ TS = "ts"
 EVENT = "event"
 SESSION = "session_id"
 STAGE_MASK = "stage_mask"  # bit i set: the row matches stage i
+EXCLUDED = "excluded_mask"  # bit x set: the row matches funnel.exclude[x]
 SOURCE = "_source"  # index of the file a row came from
 LINE = "_line"  # 1-based line (row + header) inside that file
 ROW = "_row"  # index of an event row in the frame the facts were computed from

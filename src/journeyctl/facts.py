@@ -9,8 +9,9 @@ data; what does (pending users, the repeat-purchase cohort) is decided at aggreg
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -18,22 +19,37 @@ import numpy.typing as npt
 import polars as pl
 
 from journeyctl.breakdown import attributed_values
-from journeyctl.columns import EVENT, ROW, SESSION, STAGE_MASK, TS, USER
+from journeyctl.columns import EVENT, EXCLUDED, ROW, SESSION, STAGE_MASK, TS, USER
 from journeyctl.commerce import basket_facts, buyer_facts
 from journeyctl.config.models import JourneyConfig
 from journeyctl.errors import ConfigError
 from journeyctl.followup import next_event_column
-from journeyctl.kernel import Levels, ordered_levels
+from journeyctl.kernel import (
+    ANY_ORDER,
+    CONSTRAINED,
+    GREEDY,
+    INF,
+    NOT_REACHED,
+    Constraints,
+    Levels,
+    any_order_levels,
+    attempt_levels,
+    constrained_levels,
+    ordered_levels,
+)
 from journeyctl.ordering import user_time_order
 from journeyctl.sessions import session_facts, sessionize
-from journeyctl.stages import assign_stages, restrict_entries
+from journeyctl.stages import assign_stages, mark_exclusions, restrict_entries
+
+ATTEMPT = "attempt"  # with count: entries, the attempt's number within its unit (1, 2, …)
+UnitOf = npt.NDArray[np.int64] | None  # with count: entries, the unit of each attempt
 
 
 @dataclass(frozen=True)
 class Facts:
-    funnel: (
-        pl.DataFrame
-    )  # per user: user_id, level, last_entry, t0… (µs), by:<column> (breakdowns)[, next_event]
+    # per unit: user_id, session/hold columns or attempt, level, last_entry, t0… (µs),
+    # by:<column> (breakdowns)[, next_event]
+    funnel: pl.DataFrame
     sessions: pl.DataFrame  # per session: events, start, landing_channel, landing_stage, bounced
     baskets: pl.DataFrame  # per cart unit: started, carts, purchased_carts, checkouts, purchased_checkouts
     buyers: pl.DataFrame  # per buyer: purchases, first, in_time
@@ -41,6 +57,8 @@ class Facts:
     users: int
     first_ts: datetime | None
     last_ts: datetime | None
+    excluded_by: list[int] = field(default_factory=list)  # per funnel.exclude rule: units it alone lowers
+    excluded_units: int = 0  # units lowered (keep_best) or removed (drop_user) by all the rules
 
 
 def micros(seconds: float) -> int:
@@ -56,8 +74,9 @@ def prepare_events(
 ) -> pl.DataFrame:
     """The columns the facts need, sorted by user and time: ``user_id`` as dense integer
     codes, ``ts``, ``event`` (an ``Enum``), ``stage_mask``, ``session_id`` (per user), the
-    channel property as an ``Enum`` in text order (so its minimum is the smallest text), and
-    ``_row``, each row's index in ``frame`` to fetch any other column.
+    channel property as an ``Enum`` in text order (so its minimum is the smallest text),
+    ``excluded_mask`` (with exclusions), the hold columns (with a hold), and ``_row``, each
+    row's index in ``frame`` to fetch any other column.
 
     Only these narrow columns are reordered, never the text. Only rows in
     [entries_since, entries_until) may be funnel entries.
@@ -70,17 +89,28 @@ def prepare_events(
         pl.col(TS),
         *(pl.col(c).cast(pl.String).cast(enums[c]) for c in text),
         pl.col(STAGE_MASK),
+        *([pl.col(EXCLUDED)] if journey.funnel.exclude else []),
+        *(pl.col(c).cast(pl.String) for c in journey.funnel.hold),
     ]
     if SESSION in frame.columns:
         narrow.append(pl.col(SESSION).cast(pl.String).cast(pl.Categorical(pl.Categories.random())))
-    unsorted = frame.lazy().pipe(assign_stages, journey.stages).select(narrow).collect()
+    unsorted = (
+        frame.lazy()
+        .pipe(assign_stages, journey.stages)
+        .pipe(mark_exclusions, journey.funnel.exclude)
+        .select(narrow)
+        .collect()
+    )
     codes = unsorted[USER].to_numpy()
-    order = user_time_order(codes, unsorted[TS].dt.epoch("us").to_numpy())
-    users = np.bincount(codes, minlength=int(codes.max(initial=0)) + 1) if len(codes) else np.zeros(0, int)
+    ts = unsorted[TS].dt.epoch("us").to_numpy()
+    ordered = user_time_order(codes, ts, threads=pl.thread_pool_size())
     columns = [
-        pl.Series(ROW, order, dtype=pl.UInt32),
-        pl.Series(USER, np.repeat(np.arange(len(users), dtype=np.uint32), users)),
-        *(take(unsorted[c], order) for c in unsorted.columns if c != USER),
+        pl.Series(ROW, ordered.order, dtype=pl.UInt32),
+        pl.Series(
+            USER, np.repeat(np.arange(len(ordered.rows_per_code), dtype=np.uint32), ordered.rows_per_code)
+        ),
+        pl.Series(TS, ordered.ts).cast(unsorted.schema[TS]),
+        *(take(unsorted[c], ordered.order) for c in unsorted.columns if c not in (USER, TS)),
     ]
     events = pl.DataFrame(columns).lazy().pipe(restrict_entries, since=entries_since, until=entries_until)
     if SESSION not in frame.columns:
@@ -118,9 +148,9 @@ def user_facts(
     require_supported(journey)
     events = prepare_events(frame, journey, entries_since=entries_since, entries_until=entries_until)
     window_us = micros(journey.funnel.window.total_seconds())
-    levels = user_levels(events, n_stages=len(journey.stages), window_us=window_us)
-    first_rows = events[ROW].filter((events[USER] != events[USER].shift(1)).fill_null(True))
-    users = frame[USER].cast(pl.String).gather(first_rows)
+    units = unit_levels(events, journey)
+    levels = units.levels
+    users = int((events[USER] != events[USER].shift(1)).fill_null(True).sum())
     channel = landing_channel_column(journey)
     stage_ids = [stage.id for stage in journey.stages]
     lazy = events.lazy()
@@ -137,7 +167,10 @@ def user_facts(
     # attributed values are read from ``frame``: the prepared events carry no property text
     source_rows = events[ROW].to_numpy().astype(np.int64)
     in_frame = levels._replace(rows=np.where(levels.rows >= 0, source_rows[levels.rows], -1))
-    funnel = levels_frame(levels).insert_column(0, users).hstack(attributed_values(frame, in_frame, journey))
+    keys = unit_columns(frame, events, units, journey)
+    funnel = pl.concat(
+        [keys, levels_frame(levels), attributed_values(frame, in_frame, journey)], how="horizontal"
+    )
     if next_events:
         funnel = funnel.with_columns(next_event_column(events, levels).cast(pl.String))
     return Facts(
@@ -146,32 +179,49 @@ def user_facts(
         baskets=baskets,
         buyers=buyers,
         events=events.height,
-        users=users.len(),
+        users=users,
         first_ts=events[TS].min() if events.height else None,  # type: ignore[arg-type]
         last_ts=events[TS].max() if events.height else None,  # type: ignore[arg-type]
+        excluded_by=units.excluded_by,
+        excluded_units=units.excluded_units,
     )
 
 
 def require_supported(journey: JourneyConfig) -> None:
-    """Refuse config keys whose semantics this version does not compute yet, rather than
-    silently ignoring them."""
+    """Refuse combinations whose semantics this version does not compute, rather than
+    silently ignoring a key: gaps or exclusions in any order, exclusions when counting
+    entries, and exclusion spans the kernel cannot combine exactly."""
     funnel = journey.funnel
-    unsupported = [
-        ("funnel.order", funnel.order != "ordered", f"order {funnel.order!r}"),
-        ("funnel.count", funnel.count != "users", f"counting by {funnel.count}"),
-        ("funnel.hold", bool(funnel.hold), "hold"),
-        ("funnel.exclude", bool(funnel.exclude), "exclusions"),
-        *(
-            (f"stages[{i}]", stage.within is not None or stage.after is not None, "within/after gaps")
-            for i, stage in enumerate(journey.stages)
-        ),
-    ]
-    for path, used, what in unsupported:
-        if used:
+    gaps = [i for i, s in enumerate(journey.stages) if s.within is not None or s.after is not None]
+    if funnel.order == "any" and gaps:
+        raise ConfigError(
+            f"stages[{gaps[0]}]: within/after gaps have no previous step in order any",
+            hint="remove the gap or use order ordered or strict",
+        )
+    if funnel.order == "any" and funnel.exclude:
+        raise ConfigError(
+            "funnel.exclude: exclusions between two steps have no meaning in order any",
+            hint="remove the exclusions or use order ordered or strict",
+        )
+    if funnel.count == "entries" and funnel.exclude:
+        raise ConfigError(
+            "funnel.exclude: exclusions are not supported with count entries by this version",
+            hint="count users, sessions or a hold to use exclusions",
+        )
+    spans = sorted(set(exclusion_spans(journey)))
+    for (a1, b1), (a2, b2) in itertools.combinations(spans, 2):
+        if a2 < b1 and a1 < b2:
+            ids = [stage.id for stage in journey.stages]
             raise ConfigError(
-                f"{path}: {what} is not supported by this version",
-                hint="remove it; the ordered funnel counting users is supported",
+                f"funnel.exclude: the spans {ids[a1]}–{ids[b1]} and {ids[a2]}–{ids[b2]} overlap",
+                hint="exclusions may share both steps or touch end to start; split or merge the others",
             )
+
+
+def exclusion_spans(journey: JourneyConfig) -> list[tuple[int, int]]:
+    """The (0-based) steps each ``funnel.exclude`` rule lies between."""
+    index = {stage.id: i for i, stage in enumerate(journey.stages)}
+    return [(index[rule.between[0]], index[rule.between[1]]) for rule in journey.funnel.exclude]
 
 
 def concat_facts(parts: list[Facts]) -> Facts:
@@ -187,28 +237,199 @@ def concat_facts(parts: list[Facts]) -> Facts:
         users=sum(p.users for p in parts),
         first_ts=min(firsts, default=None),
         last_ts=max(lasts, default=None),
+        excluded_by=[sum(counts) for counts in zip(*(p.excluded_by for p in parts), strict=True)],
+        excluded_units=sum(p.excluded_units for p in parts),
     )
 
 
 def user_levels(events: pl.DataFrame, *, n_stages: int, window_us: int) -> Levels:
-    """Run the kernel on ``events`` sorted by user and ts with a ``stage_mask`` column, on
-    as many threads as Polars uses (the kernel releases the GIL), each on a contiguous run of
-    users holding about the same number of rows."""
-    users = events[USER]
-    new_user = (users != users.shift(1)).fill_null(True).to_numpy()
-    starts = np.append(np.flatnonzero(new_user), len(users)).astype(np.int64)
-    ts = events[TS].dt.epoch("us").to_numpy().astype(np.int64, copy=False)
-    mask = events[STAGE_MASK].to_numpy().astype(np.int64, copy=False)
-    cuts = np.searchsorted(starts, np.linspace(0, len(users), pl.thread_pool_size() + 1)[1:-1])
+    """Run the ordered kernel on ``events`` sorted by user and ts with a ``stage_mask``
+    column (see ``in_parallel``)."""
+    ts, mask = kernel_columns(events)
+
+    def run(starts: npt.NDArray[np.int64]) -> tuple[Levels, UnitOf]:
+        return ordered_levels(starts, ts, mask, n_stages=n_stages, window_us=window_us), None
+
+    return in_parallel(unit_starts(events, [USER]), run)[0]
+
+
+def in_parallel(
+    starts: npt.NDArray[np.int64], run: Callable[[npt.NDArray[np.int64]], tuple[Levels, UnitOf]]
+) -> tuple[Levels, UnitOf]:
+    """``run`` (a kernel on the units ``starts[u]:starts[u+1]``) on as many threads as Polars
+    uses (the kernels release the GIL), each on a contiguous run of units holding about the
+    same number of rows; the parts' levels (and units of attempts) joined in order."""
+    rows = int(starts[-1])
+    cuts = np.searchsorted(starts, np.linspace(0, rows, pl.thread_pool_size() + 1)[1:-1])
     bounds = [0, *sorted(set(cuts.tolist()) - {0, len(starts) - 1}), len(starts) - 1]
     parts = [starts[a : b + 1] for a, b in itertools.pairwise(bounds)]
     if len(parts) == 1:
-        return ordered_levels(starts, ts, mask, n_stages=n_stages, window_us=window_us)
+        return run(starts)
     with ThreadPoolExecutor(len(parts)) as pool:
-        done = list(
-            pool.map(lambda p: ordered_levels(p, ts, mask, n_stages=n_stages, window_us=window_us), parts)
+        done = list(pool.map(run, parts))
+    levels = Levels(*(np.concatenate([getattr(d, f) for d, _ in done]) for f in Levels._fields))
+    if done[0][1] is None:
+        return levels, None
+    unit_of = np.concatenate([u + first for (_, u), first in zip(done, bounds, strict=False)])
+    return levels, unit_of
+
+
+@dataclass(frozen=True)
+class UnitLevels:
+    first_rows: npt.NDArray[np.int64]  # per unit, its first row in the prepared events frame
+    attempt: npt.NDArray[np.int64] | None  # with count: entries, each attempt's number in its unit
+    levels: Levels  # rows index the prepared events frame (sorted by user, ts)
+    excluded_by: list[int]
+    excluded_units: int
+
+
+def unit_keys(journey: JourneyConfig) -> list[str]:
+    """The columns whose values make one counting unit."""
+    if journey.funnel.hold:
+        return [USER, *journey.funnel.hold]
+    return [USER, SESSION] if journey.funnel.count == "sessions" else [USER]
+
+
+def unit_levels(events: pl.DataFrame, journey: JourneyConfig) -> UnitLevels:
+    """The funnel of every unit of ``prepare_events`` output, under the journey's order,
+    gaps and exclusions.
+
+    A unit is a user, a user's session, or a user × hold value (rows with a null hold
+    value belong to no unit); its events are its own rows only. With ``count: entries``
+    each attempt is a unit. With exclusions, the level counts only clean paths;
+    ``drop_user`` removes (level 0) every unit whose clean level is below its level without
+    exclusions.
+    """
+    keys = unit_keys(journey)
+    frame, order = events, None
+    if keys != [USER]:
+        columns = [*keys, TS, STAGE_MASK, *([EXCLUDED] if EXCLUDED in events.columns else [])]
+        indexed = events.select(columns).with_row_index("_prepared")
+        frame = indexed.drop_nulls(keys).sort([*keys, "_prepared"])
+        order = frame["_prepared"].to_numpy().astype(np.int64)
+    starts = unit_starts(frame, keys)
+    ts, mask = kernel_columns(frame)
+    excluded = frame[EXCLUDED].to_numpy().astype(np.int64) if EXCLUDED in frame.columns else None
+
+    def run(rules: list[int]) -> tuple[Levels, UnitOf]:
+        kernel = kernel_for(journey, rules, excluded)
+        levels, unit_of = in_parallel(starts, lambda part: kernel(part, ts, mask))
+        if order is not None:  # back to rows of the prepared frame
+            levels = levels._replace(rows=np.where(levels.rows >= 0, order[np.maximum(levels.rows, 0)], -1))
+        return levels, unit_of
+
+    first_rows = starts[:-1] if order is None else order[starts[:-1]]
+    base, unit_of = run([])
+    if unit_of is not None:  # count: entries, one unit per attempt
+        attempt = np.arange(len(unit_of)) - np.searchsorted(unit_of, unit_of) + 1
+        return UnitLevels(first_rows[unit_of], attempt, base, [], 0)
+    n_rules = len(journey.funnel.exclude)
+    if not n_rules:
+        return UnitLevels(first_rows, None, base, [], 0)
+    alone = [run([x])[0] for x in range(n_rules)]
+    clean = alone[0] if n_rules == 1 else run(list(range(n_rules)))[0]
+    lowered = clean.level < base.level
+    if journey.funnel.on_exclusion == "drop_user":
+        clean = Levels(
+            np.where(lowered, 0, clean.level).astype(np.int32),
+            np.where(lowered[:, None], NOT_REACHED, clean.path),
+            np.where(lowered[:, None], -1, clean.rows),
+            clean.last_entry,
         )
-    return Levels(*(np.concatenate([getattr(d, f) for d in done]) for f in Levels._fields))
+    excluded_by = [int((levels.level < base.level).sum()) for levels in alone]
+    return UnitLevels(first_rows, None, clean, excluded_by, int(lowered.sum()))
+
+
+def unit_columns(
+    frame: pl.DataFrame, events: pl.DataFrame, units: UnitLevels, journey: JourneyConfig
+) -> pl.DataFrame:
+    """One row per unit: ``user_id``, then ``session_id``, the hold columns or ``attempt``,
+    as text read from ``frame`` (the inactivity session number from ``events``)."""
+    source = events[ROW].to_numpy().astype(np.int64)[units.first_rows]
+    columns = [frame[USER].cast(pl.String).gather(source)]
+    for key in unit_keys(journey)[1:]:
+        if key in frame.columns:
+            columns.append(frame[key].cast(pl.String).gather(source))
+        else:  # sessions from inactivity exist only in the prepared events
+            columns.append(events[key].gather(units.first_rows))
+    if units.attempt is not None:
+        columns.append(pl.Series(ATTEMPT, units.attempt, dtype=pl.Int64))
+    return pl.DataFrame(columns)
+
+
+def unit_starts(frame: pl.DataFrame, keys: list[str]) -> npt.NDArray[np.int64]:
+    """Row offsets where each unit starts, plus the row count (rows grouped by unit)."""
+    if keys == [USER]:  # the common case, straight on the codes
+        codes = frame[USER].to_numpy()
+        first = np.ones(len(codes), dtype=np.bool_)
+        first[1:] = codes[1:] != codes[:-1]
+    else:
+        new_unit = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys])
+        first = frame.select(new_unit.fill_null(True).alias("new"))["new"].to_numpy()
+        first[:1] = True
+    return np.append(np.flatnonzero(first), len(first)).astype(np.int64)
+
+
+def kernel_columns(frame: pl.DataFrame) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The kernel's inputs: timestamps (µs) and stage masks, as int64 arrays."""
+    ts = frame[TS].dt.epoch("us").to_numpy().astype(np.int64, copy=False)
+    mask = frame[STAGE_MASK].to_numpy().astype(np.int64, copy=False)
+    return ts, mask
+
+
+def kernel_for(
+    journey: JourneyConfig, rules: list[int], excluded: npt.NDArray[np.int64] | None
+) -> Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]], tuple[Levels, UnitOf]]:
+    """The kernel for the journey's order, gaps and counting, as ``kernel(starts, ts, mask)``
+    returning the levels of every unit (with ``count: entries``, of every attempt, and the
+    unit of each attempt). The greedy kernel when nothing tightens the ordered funnel, else
+    the exact programme; ``rules`` are the ``funnel.exclude`` indices applied (rules with the
+    same steps share one span), ``excluded`` the rows' exclusion bits."""
+    n_stages = len(journey.stages)
+    window_us = micros(journey.funnel.window.total_seconds())
+    within = [INF if s.within is None else micros(s.within.total_seconds()) for s in journey.stages]
+    after = [0 if s.after is None else micros(s.after.total_seconds()) for s in journey.stages]
+    strict = journey.funnel.order == "strict"
+    spans = exclusion_spans(journey)
+    slots = sorted({spans[x] for x in rules})
+    slot_rows = np.zeros(len(excluded) if slots and excluded is not None else 0, dtype=np.int64)
+    open_after = np.full(n_stages, -1, dtype=np.int64)
+    for s, (a, b) in enumerate(slots):
+        rule_bits = sum(1 << x for x in rules if spans[x] == (a, b))
+        assert excluded is not None
+        slot_rows |= ((excluded & rule_bits) != 0).astype(np.int64) << s
+        open_after[a:b] = s
+    constraints = Constraints(
+        within_us=np.array(within, dtype=np.int64),
+        after_us=np.array(after, dtype=np.int64),
+        strict=strict,
+        excluded=slot_rows,
+        open_after=open_after,
+        opens=np.array([a for a, _ in slots], dtype=np.int64),
+        closes=np.array([b for _, b in slots], dtype=np.int64),
+    )
+    if journey.funnel.order == "any":
+        kind = ANY_ORDER
+    elif rules or strict or set(within[1:]) != {INF} or set(after[1:]) != {0}:
+        kind = CONSTRAINED
+    else:
+        kind = GREEDY
+    entries = journey.funnel.count == "entries"
+
+    def kernel(
+        starts: npt.NDArray[np.int64], ts: npt.NDArray[np.int64], mask: npt.NDArray[np.int64]
+    ) -> tuple[Levels, UnitOf]:
+        if entries:
+            return attempt_levels(
+                starts, ts, mask, constraints, kind=kind, n_stages=n_stages, window_us=window_us
+            )
+        if kind == GREEDY:
+            return ordered_levels(starts, ts, mask, n_stages=n_stages, window_us=window_us), None
+        if kind == ANY_ORDER:
+            return any_order_levels(starts, ts, mask, n_stages=n_stages, window_us=window_us), None
+        return constrained_levels(starts, ts, mask, constraints, n_stages=n_stages, window_us=window_us), None
+
+    return kernel
 
 
 def levels_frame(levels: Levels) -> pl.DataFrame:

@@ -7,9 +7,13 @@ same kernel runs on all users at once or on user partitions (bounded memory).
 The ordered funnel, exactly (``docs/metrics.md``): a unit reaches stage k from an entry at
 t1 (a row matching stage 1) when distinct rows e1..ek match stages 1..k with
 t1 ≤ t2 ≤ … ≤ tk and tk − t1 ≤ window. From one entry, taking every step at the earliest
-possible time is optimal; rows sharing a timestamp are assigned to steps by bipartite
-matching, so one row never fills two steps and tie order in the file never matters. The
-level is the best over every entry.
+possible time is optimal (``ordered_levels``); rows sharing a timestamp are assigned to
+steps by bipartite matching, so one row never fills two steps and tie order in the file
+never matters. The level is the best over every entry.
+
+Per-stage gaps (``within``/``after``), the strict order and exclusions break the greedy
+argument (a later step k may be the only one that lets step k+1 follow within its gap), so
+``constrained_levels`` runs an exact dynamic programme per entry instead (see there).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy.typing as npt
 
 Int64Array = npt.NDArray[np.int64]
 NOT_REACHED = np.iinfo(np.int64).min
+INF = np.iinfo(np.int64).max  # no deadline
 
 
 class Levels(NamedTuple):
@@ -36,15 +41,22 @@ class Levels(NamedTuple):
     last_entry: Int64Array
 
 
+def unreached(units: int, n_stages: int) -> Levels:
+    """Output arrays for ``units`` units that never entered, for a kernel to fill."""
+    return Levels(
+        np.zeros(units, dtype=np.int32),
+        np.full((units, n_stages), NOT_REACHED, dtype=np.int64),
+        np.full((units, n_stages), -1, dtype=np.int64),
+        np.full(units, NOT_REACHED, dtype=np.int64),
+    )
+
+
 def ordered_levels(
     starts: Int64Array, ts: Int64Array, mask: Int64Array, *, n_stages: int, window_us: int
 ) -> Levels:
     """Run the ordered funnel on units ``starts[u]:starts[u+1]`` of rows sorted by (unit, ts)."""
     units = len(starts) - 1
-    level = np.zeros(units, dtype=np.int32)
-    path = np.full((units, n_stages), NOT_REACHED, dtype=np.int64)
-    rows = np.full((units, n_stages), -1, dtype=np.int64)
-    last_entry = np.full(units, NOT_REACHED, dtype=np.int64)
+    level, path, rows, last_entry = unreached(units, n_stages)
     if units > 0:
         _ordered_all(starts, ts, mask, n_stages, window_us, level, path, rows, last_entry)
     return Levels(level, path, rows, last_entry)
@@ -199,3 +211,414 @@ def _place(stage, gs, ge, mask, row_stage, stage_row, visited, prev, queue):
                 queue[tail] = row_stage[r]
                 tail += 1
     return False
+
+
+class Constraints(NamedTuple):
+    """What tightens the ordered funnel, per stage ``k`` (0-based):
+
+    ``within_us[k]`` / ``after_us[k]``: the largest / smallest gap ``t[k] - t[k-1]``
+    (``INF`` / 0 when unset); ``strict``: no row of the unit lies strictly between two
+    consecutive steps; ``excluded``: per row, bit ``x`` set when the row matches exclusion
+    ``x`` (empty without exclusions); ``open_after[k]``: the exclusion whose span is open
+    after step ``k`` (-1 none); exclusion ``x`` spans steps ``opens[x]`` to ``closes[x]`` (at
+    most one open at a time).
+    """
+
+    within_us: Int64Array
+    after_us: Int64Array
+    strict: bool
+    excluded: Int64Array
+    open_after: Int64Array
+    opens: Int64Array
+    closes: Int64Array
+
+
+def constrained_levels(
+    starts: Int64Array, ts: Int64Array, mask: Int64Array, rules: Constraints, *, n_stages: int, window_us: int
+) -> Levels:
+    """The funnel of ``ordered_levels`` under per-stage gaps, the strict order and
+    exclusions, still the exact best over every entry and path.
+
+    Per entry, a dynamic programme over (step k, timestamp group g): ``reach[k, g]`` holds
+    when some valid path fills step k in group g. Steps sharing a group form a run that
+    must be matchable to distinct rows of the group; the next run starts in a later group
+    whose gap to the previous step is allowed (strict: the very next group). Every
+    constraint depends only on the previous step, except an open exclusion, whose deadline
+    (the first excluded row strictly after its opening step) is carried as the state's value:
+    the latest deadline dominates, so keeping the maximum per state stays exact.
+    """
+    units = len(starts) - 1
+    level, path, rows, last_entry = unreached(units, n_stages)
+    if units > 0:
+        _constrained_all(starts, ts, mask, rules, n_stages, window_us, level, path, rows, last_entry)
+    return Levels(level, path, rows, last_entry)
+
+
+@nb.njit(cache=True, nogil=True)
+def _constrained_all(starts, ts, mask, rules, n_stages, window_us, level, path, rows, last_entry):
+    for u in range(len(starts) - 1):
+        a = starts[u]
+        b = starts[u + 1]
+        has_entry = False
+        for r in range(a, b):
+            if mask[r] & 1:
+                has_entry = True
+                break
+        if has_entry:
+            _constrained_unit(
+                ts[a:b], mask[a:b], rules, n_stages, window_us, level, path, rows, last_entry, u, a
+            )
+
+
+@nb.njit(cache=True, nogil=True)
+def _constrained_unit(ts, mask, rules, n_stages, window_us, level, path, rows, last_entry, u, offset):
+    """``offset`` is the unit's first row in the arrays of ``rules`` and of the output rows."""
+    m = len(ts)
+    excluded = rules.excluded  # per row of all units; empty without exclusions
+    within_us = rules.within_us
+    after_us = rules.after_us
+    strict = rules.strict
+    open_after = rules.open_after
+    opens = rules.opens
+    closes = rules.closes
+    n_groups = 0
+    for r in range(m):
+        if r == 0 or ts[r] != ts[r - 1]:
+            n_groups += 1
+    g_start = np.empty(n_groups + 1, dtype=np.int64)  # rows of group g: g_start[g]:g_start[g+1]
+    g_ts = np.empty(n_groups, dtype=np.int64)
+    g_mask = np.zeros(n_groups, dtype=np.int64)
+    g_excl = np.zeros(n_groups, dtype=np.int64)
+    g = -1
+    for r in range(m):
+        if r == 0 or ts[r] != ts[r - 1]:
+            g += 1
+            g_start[g] = r
+            g_ts[g] = ts[r]
+        g_mask[g] |= mask[r]
+        if len(excluded):
+            g_excl[g] |= excluded[offset + r]
+    g_start[n_groups] = m
+    n_excl = len(opens)
+    # deadline[x, g]: time of the first group after g holding a row of exclusion x
+    deadline = np.full((max(n_excl, 1), n_groups), INF, dtype=np.int64)
+    for x in range(n_excl):
+        nxt = INF
+        for h in range(n_groups - 1, -1, -1):
+            deadline[x, h] = nxt
+            if (g_excl[h] >> x) & 1:
+                nxt = g_ts[h]
+
+    reach = np.empty((n_stages, n_groups), dtype=np.int64)  # best deadline; NOT_REACHED: none
+    run_start = np.empty((n_stages, n_groups), dtype=np.int64)
+    arrive = np.empty(n_stages, dtype=np.int64)
+    arrive_from = np.empty((n_stages, n_groups), dtype=np.int64)
+    dq = np.empty((n_stages, n_groups), dtype=np.int64)  # sliding-window maxima of reach[k-1]
+    dq_head = np.empty(n_stages, dtype=np.int64)
+    dq_tail = np.empty(n_stages, dtype=np.int64)
+    pushed = np.empty(n_stages, dtype=np.int64)
+    row_stage = np.full(m, -1, dtype=np.int64)
+    stage_row = np.full(n_stages, -1, dtype=np.int64)
+    visited = np.zeros(m, dtype=np.bool_)
+    prev = np.zeros(m, dtype=np.int64)
+    queue = np.zeros(n_stages + 1, dtype=np.int64)
+
+    best = 0
+    best_last = INF
+    for g0 in range(n_groups):
+        if not g_mask[g0] & 1:
+            continue
+        last_entry[u] = g_ts[g0]
+        horizon = g_ts[g0] + window_us
+        g_end = g0
+        while g_end < n_groups and g_ts[g_end] <= horizon:
+            g_end += 1
+        for k in range(n_stages):
+            dq_head[k] = 0
+            dq_tail[k] = 0
+            pushed[k] = g0
+            for h in range(g0, g_end):
+                reach[k, h] = NOT_REACHED
+        reached = 0
+        first_g = -1
+        for g in range(g0, g_end):
+            t = g_ts[g]
+            for k in range(n_stages):
+                arrive[k] = NOT_REACHED
+            if g == g0:
+                arrive[0] = INF
+            else:
+                for k in range(1, n_stages):
+                    if not (g_mask[g] >> k) & 1:
+                        continue
+                    # candidates for step k-1: groups h < g with after ≤ t - t[h] ≤ within
+                    hi = t - after_us[k]
+                    while pushed[k] < g and g_ts[pushed[k]] <= hi:
+                        h = pushed[k]
+                        pushed[k] += 1
+                        if reach[k - 1, h] == NOT_REACHED:
+                            continue
+                        # strictly smaller only: among equal deadlines the earliest step stays in front
+                        while (
+                            dq_tail[k] > dq_head[k] and reach[k - 1, dq[k, dq_tail[k] - 1]] < reach[k - 1, h]
+                        ):
+                            dq_tail[k] -= 1
+                        dq[k, dq_tail[k]] = h
+                        dq_tail[k] += 1
+                    lo = NOT_REACHED if within_us[k] == INF else t - within_us[k]
+                    while dq_tail[k] > dq_head[k] and (
+                        g_ts[dq[k, dq_head[k]]] < lo or (strict and dq[k, dq_head[k]] < g - 1)
+                    ):
+                        dq_head[k] += 1
+                    if dq_tail[k] == dq_head[k]:
+                        continue
+                    h = dq[k, dq_head[k]]
+                    if strict and h != g - 1:
+                        continue
+                    arrive[k] = reach[k - 1, h]
+                    arrive_from[k, g] = h
+            for j in range(n_stages):
+                if arrive[j] == NOT_REACHED:
+                    continue
+                for r in range(g_start[g], g_start[g + 1]):
+                    row_stage[r] = -1
+                for k in range(j, n_stages):
+                    if k > j and after_us[k] > 0:
+                        break
+                    x = open_after[k - 1] if k > 0 else -1
+                    if x >= 0 and closes[x] == k and opens[x] < j and arrive[j] < t:
+                        break  # an excluded row lies strictly between the span's steps
+                    if not _place(
+                        k, g_start[g], g_start[g + 1], mask, row_stage, stage_row, visited, prev, queue
+                    ):
+                        break
+                    x = open_after[k]
+                    if x < 0:
+                        value = INF
+                    elif opens[x] >= j:
+                        value = deadline[x, g]
+                    else:
+                        value = arrive[j]
+                    if value > reach[k, g]:
+                        reach[k, g] = value
+                        run_start[k, g] = j
+                    if k + 1 > reached:
+                        reached = k + 1
+                        first_g = g
+        if reached == 0:
+            continue
+        t_last = g_ts[first_g]
+        # entries come in time order, so `<=` keeps the latest entry on a tie
+        if reached > best or (reached == best and t_last <= best_last):
+            best = reached
+            best_last = t_last
+            for i in range(n_stages):
+                path[u, i] = NOT_REACHED
+                rows[u, i] = -1
+            k = reached - 1
+            g = first_g
+            while True:
+                j = run_start[k, g]
+                for r in range(g_start[g], g_start[g + 1]):
+                    row_stage[r] = -1
+                for s in range(j, k + 1):
+                    _place(s, g_start[g], g_start[g + 1], mask, row_stage, stage_row, visited, prev, queue)
+                for s in range(j, k + 1):
+                    path[u, s] = g_ts[g]
+                    rows[u, s] = offset + stage_row[s]
+                if j == 0:
+                    break
+                g = arrive_from[j, g]
+                k = j - 1
+    level[u] = best
+
+
+def any_order_levels(
+    starts: Int64Array, ts: Int64Array, mask: Int64Array, *, n_stages: int, window_us: int
+) -> Levels:
+    """The funnel in any order: a unit's level is the largest number of distinct stages
+    matched by distinct rows inside one window anchored at the earliest of those rows.
+
+    Per anchor (each timestamp holding a row that matches some stage), rows up to
+    anchor + window are offered in time order to a bipartite matching (rows ↔ stages,
+    augmenting paths); a row is kept when the matching grows. Matchable row sets form a
+    matroid, so this greedy reaches the maximum and makes the i-th kept row as early as
+    possible: ``path[i]`` is when the unit had done i + 1 distinct stages, ``rows[i]`` the
+    row that did it. ``last_entry`` is the latest anchor.
+    """
+    units = len(starts) - 1
+    level, path, rows, last_entry = unreached(units, n_stages)
+    if units > 0:
+        _any_all(starts, ts, mask, n_stages, window_us, level, path, rows, last_entry)
+    return Levels(level, path, rows, last_entry)
+
+
+@nb.njit(cache=True, nogil=True)
+def _any_all(starts, ts, mask, n_stages, window_us, level, path, rows, last_entry):
+    for u in range(len(starts) - 1):
+        a = starts[u]
+        b = starts[u + 1]
+        _any_unit(ts[a:b], mask[a:b], n_stages, window_us, level, path, rows, last_entry, u, a)
+
+
+@nb.njit(cache=True, nogil=True)
+def _any_unit(ts, mask, n_stages, window_us, level, path, rows, last_entry, u, offset):
+    m = len(ts)
+    row_of = np.full(n_stages, -1, dtype=np.int64)  # the row matched to each stage
+    seen = np.zeros(n_stages, dtype=np.bool_)
+    kept = np.empty(n_stages, dtype=np.int64)
+    stack_stage = np.empty(n_stages + 1, dtype=np.int64)
+    stack_next = np.empty(n_stages + 1, dtype=np.int64)
+    best = 0
+    best_last = INF
+    g = 0
+    while g < m:
+        if g > 0 and ts[g] == ts[g - 1]:
+            g += 1
+            continue
+        has_stage = False
+        r = g
+        while r < m and ts[r] == ts[g]:
+            if mask[r] != 0:
+                has_stage = True
+            r += 1
+        if not has_stage:
+            g += 1
+            continue
+        last_entry[u] = ts[g]
+        for s in range(n_stages):
+            row_of[s] = -1
+        n_kept = 0
+        r = g
+        while r < m and ts[r] - ts[g] <= window_us and n_kept < n_stages:
+            if mask[r] != 0 and _augment(r, mask, n_stages, row_of, seen, stack_stage, stack_next):
+                kept[n_kept] = r
+                n_kept += 1
+            r += 1
+        if n_kept > 0:
+            t_last = ts[kept[n_kept - 1]]
+            # anchors come in time order, so `<=` keeps the latest anchor on a tie
+            if n_kept > best or (n_kept == best and t_last <= best_last):
+                best = n_kept
+                best_last = t_last
+                for i in range(n_stages):
+                    if i < n_kept:
+                        path[u, i] = ts[kept[i]]
+                        rows[u, i] = offset + kept[i]
+                    else:
+                        path[u, i] = NOT_REACHED
+                        rows[u, i] = -1
+        g += 1
+    level[u] = best
+
+
+@nb.njit(cache=True, nogil=True)
+def _augment(r0, mask, n_stages, row_of, seen, stack_stage, stack_next):
+    """Match row ``r0`` to a stage, moving matched rows along an augmenting path (Kuhn's
+    depth-first search, iterative); False when no stage can be freed for it."""
+    for s in range(n_stages):
+        seen[s] = False
+    depth = 0
+    row = r0
+    stack_next[0] = 0
+    while depth >= 0:
+        s = stack_next[depth]
+        found = -1
+        while s < n_stages:
+            if (mask[row] >> s) & 1 and not seen[s]:
+                found = s
+                break
+            s += 1
+        if found < 0:
+            depth -= 1  # dead end: back to the row that sent us here
+            if depth >= 0:
+                row = r0 if depth == 0 else row_of[stack_stage[depth - 1]]
+            continue
+        stack_next[depth] = found + 1
+        seen[found] = True
+        stack_stage[depth] = found
+        if row_of[found] == -1:
+            for d in range(depth, -1, -1):  # flip the path: each row takes its stage
+                st = stack_stage[d]
+                row_of[st] = r0 if d == 0 else row_of[stack_stage[d - 1]]
+            return True
+        depth += 1
+        row = row_of[found]
+        stack_next[depth] = 0
+    return False
+
+
+GREEDY, CONSTRAINED, ANY_ORDER = 0, 1, 2
+
+
+def attempt_levels(
+    starts: Int64Array,
+    ts: Int64Array,
+    mask: Int64Array,
+    rules: Constraints,
+    *,
+    kind: int,
+    n_stages: int,
+    window_us: int,
+) -> tuple[Levels, Int64Array]:
+    """Every attempt of every unit, each with its own level and path (``count: entries``),
+    and the unit each attempt belongs to.
+
+    A unit's first attempt enters at its earliest entry (a row matching stage 1; in any
+    order, a row matching some stage). An attempt ends when it converts fully (at the last
+    step of its earliest full path) or when its window expires (entry + window); the next
+    attempt enters at the first entry strictly after that end. Each attempt is the funnel
+    of ``kind`` (``GREEDY``, ``CONSTRAINED`` under ``rules``, ``ANY_ORDER``) restricted to
+    its single entry and its window.
+    """
+    own = mask[starts[0] : starts[-1]]  # the rows of these units only
+    bound = int(np.count_nonzero(own if kind == ANY_ORDER else own & 1))
+    level, path, rows, last_entry = unreached(bound, n_stages)
+    unit_of = np.zeros(bound, dtype=np.int64)
+    count = 0
+    if len(starts) > 1:
+        count = _attempts_all(
+            starts, ts, mask, kind, rules, n_stages, window_us, level, path, rows, last_entry, unit_of
+        )
+    return Levels(level[:count], path[:count], rows[:count], last_entry[:count]), unit_of[:count]
+
+
+@nb.njit(cache=True, nogil=True)
+def _attempts_all(starts, ts, mask, kind, rules, n_stages, window_us, level, path, rows, last_entry, unit_of):
+    count = 0
+    for u in range(len(starts) - 1):
+        a = starts[u]
+        b = starts[u + 1]
+        e = a
+        while True:
+            while e < b and not ((mask[e] != 0) if kind == ANY_ORDER else (mask[e] & 1)):
+                e += 1
+            if e >= b:
+                break
+            t_entry = ts[e]
+            lo = e
+            while lo > a and ts[lo - 1] == t_entry:
+                lo -= 1
+            hi = e
+            while hi < b and ts[hi] - t_entry <= window_us:
+                hi += 1
+            sub = mask[lo:hi].copy()
+            if kind != ANY_ORDER:
+                for r in range(hi - lo):
+                    if ts[lo + r] != t_entry:
+                        sub[r] &= ~np.int64(1)  # this attempt's only entry is its own
+            if kind == GREEDY:
+                _ordered_unit(ts[lo:hi], sub, n_stages, window_us, level, path, rows, last_entry, count, lo)
+            elif kind == CONSTRAINED:
+                _constrained_unit(
+                    ts[lo:hi], sub, rules, n_stages, window_us, level, path, rows, last_entry, count, lo
+                )
+            else:
+                _any_unit(ts[lo:hi], sub, n_stages, window_us, level, path, rows, last_entry, count, lo)
+            last_entry[count] = t_entry
+            unit_of[count] = u
+            end = path[count, n_stages - 1] if level[count] == n_stages else t_entry + window_us
+            count += 1
+            while e < b and ts[e] <= end:
+                e += 1
+    return count

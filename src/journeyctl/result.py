@@ -29,7 +29,7 @@ def rate(part: int, whole: int) -> float | None:
 class StageMetrics(Frozen):
     id: str
     label: str
-    users: int
+    users: int  # units reaching the stage (AnalysisResult.unit says what a unit is)
     conversion: float | None  # users / users of the previous stage; None for the first stage
     from_start: float | None  # users / users of the first stage
     lost: int | None  # users of the previous stage who did not reach this one
@@ -103,6 +103,15 @@ class BounceGroup(Frozen):
     bounce_rate: float | None
 
 
+class ExclusionResult(Frozen):
+    """One ``funnel.exclude`` rule and the units it touched: those whose level this rule
+    alone lowers (under ``drop_user``, the units it alone would remove)."""
+
+    events: list[str]
+    between: list[str]  # [stage id, stage id]
+    units_touched: int
+
+
 class DataQuality(Frozen):
     """What loading found: nothing is dropped without being counted here."""
 
@@ -174,8 +183,8 @@ class UserExport(Frozen):
 class AnalysisResult(Frozen):
     schema_version: int = SCHEMA_VERSION
     journey: str
-    unit: str  # what one count is: users, sessions, entries
-    order: str
+    unit: str  # what one count is: users, sessions, or "<hold columns> values"
+    order: str  # ordered, strict
     window_s: float
     events: int  # rows analysed
     users: int  # distinct users in the data
@@ -207,6 +216,9 @@ class AnalysisResult(Frozen):
     exclude_pending: bool = False  # pending units left out of conversion, lost and drop-off
     after_drop_off: AfterDropOff | None = None
     user_exports: list[UserExport] = []
+    exclusions: list[ExclusionResult] = []
+    on_exclusion: str | None = None  # keep_best or drop_user, when there are exclusions
+    excluded_units: int = 0  # units the exclusions lowered (keep_best) or removed (drop_user)
 
     def stage(self, stage_id: str) -> StageResult:
         return next(s for s in self.stages if s.id == stage_id)

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import polars as pl
 
-from journeyctl.columns import EVENT, STAGE_MASK, TS
-from journeyctl.config.models import Condition, Matcher, Scalar, Stage
+from journeyctl.columns import EVENT, EXCLUDED, STAGE_MASK, TS
+from journeyctl.config.models import Condition, Exclusion, Matcher, Scalar, Stage
 
 MAX_STAGES = 62  # stage bits live in one Int64
 
@@ -16,6 +16,17 @@ MAX_STAGES = 62  # stage bits live in one Int64
 def assign_stages(events: pl.LazyFrame, stages: Sequence[Stage]) -> pl.LazyFrame:
     """Add ``stage_mask``: bit ``i`` is set when the row matches stage ``i`` (0-based)."""
     return events.with_columns(stage_mask_expr(stages))
+
+
+def mark_exclusions(events: pl.LazyFrame, exclusions: Sequence[Exclusion]) -> pl.LazyFrame:
+    """Add ``excluded_mask``: bit ``x`` is set when the row matches ``funnel.exclude[x]``."""
+    if not exclusions:
+        return events
+    bits = [
+        pl.when(matcher_expr(rule)).then(pl.lit(1 << x, pl.Int64)).otherwise(pl.lit(0, pl.Int64))
+        for x, rule in enumerate(exclusions)
+    ]
+    return events.with_columns(pl.sum_horizontal(bits).alias(EXCLUDED))
 
 
 def restrict_entries(
@@ -48,7 +59,7 @@ def any_matcher_expr(matchers: Sequence[Matcher]) -> pl.Expr:
     return pl.any_horizontal([matcher_expr(m) for m in matchers])
 
 
-def matcher_expr(matcher: Matcher) -> pl.Expr:
+def matcher_expr(matcher: Matcher | Exclusion) -> pl.Expr:
     """True for the event rows this matcher accepts; a missing property never matches."""
     expr = pl.col(EVENT).is_in(matcher.events)
     for column, condition in matcher.where.items():

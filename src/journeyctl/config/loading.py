@@ -266,6 +266,33 @@ def _reference_problems(config: JourneyConfig) -> typing.Iterator[tuple[Loc, str
                     f"{step!r} is not a stage id",
                     f"stage ids are: {', '.join(ids)}",
                 )
+        first, second = rule.between
+        if first in ids and second in ids and ids.index(first) >= ids.index(second):
+            yield (
+                ("funnel", "exclude", index, "between"),
+                f"{first!r} does not come before {second!r} in the stages",
+                "name two steps in journey order, e.g. between: [purchase, loyalty]",
+            )
+    if config.funnel.hold and config.funnel.count != "users":
+        yield (
+            ("funnel", "hold"),
+            f"hold counts user × value and cannot be combined with count: {config.funnel.count}",
+            "remove `count:` (or set it to users) when using `hold:`",
+        )
+    for key in ("within", "after"):
+        if getattr(config.stages[0], key) is not None:
+            yield (
+                ("stages", 0, key),
+                f"the first stage has no previous step for `{key}` to measure from",
+                "put the gap on a later stage; the window bounds the whole path",
+            )
+    for index, stage in enumerate(config.stages):
+        if stage.within is not None and stage.after is not None and stage.after > stage.within:
+            yield (
+                ("stages", index, "after"),
+                "`after` is longer than `within`, so no step can satisfy both",
+                "the gap from the previous step must lie in [after, within]",
+            )
     for index, column in enumerate(config.funnel.hold):
         if column not in properties:
             yield (

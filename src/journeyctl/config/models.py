@@ -196,10 +196,14 @@ class Exclusion(Strict):
     between: tuple[str, str]
 
 
+Order = Literal["ordered", "strict", "any"]
+Count = Literal["users", "sessions", "entries"]
+
+
 class Funnel(Strict):
     window: Duration = timedelta(days=30)
-    order: Literal["ordered", "strict", "any"] = "ordered"
-    count: Literal["users", "sessions", "entries"] = "users"
+    order: Order = "ordered"
+    count: Count = "users"
     hold: list[str] = Field(default_factory=list)
     exclude: list[Exclusion] = Field(default_factory=list)
     on_exclusion: Literal["keep_best", "drop_user"] = "keep_best"

@@ -37,7 +37,7 @@ def render_markdown(report: Report) -> str:
         "",
         f"Compared with {before.period.label} ({report.compare_to}); calendar periods in "
         f"{md(report.timezone)}; data up to {report.observed_until:%Y-%m-%d %H:%M} UTC; "
-        f"window {format_duration(now.result.window_s)}, counting {now.result.unit}.",
+        f"window {format_duration(now.result.window_s)}, counting {md(now.result.unit)}.",
         "",
     ]
     lines += ["## Headlines", "", *[f"- {h}" for h in headlines(report, md)], ""]
@@ -60,7 +60,12 @@ def render_markdown(report: Report) -> str:
             f"| {format_change(c.change, c.relative_change, c.kind)} | {arrow(c.direction, c.change)} "
             f"| {bold(verdict(c)) if c.significant else verdict(c)} |"
         )
-    lines += ["", "## Funnel", "", f"| Stage | {now.result.unit.capitalize()} | Step | From start | Lost |"]
+    lines += [
+        "",
+        "## Funnel",
+        "",
+        f"| Stage | {md(now.result.unit.capitalize())} | Step | From start | Lost |",
+    ]
     lines.append("|---|--:|--:|--:|--:|")
     for s in now.result.stages:
         lost = "–" if s.lost is None else f"{s.lost:,}"

@@ -24,6 +24,7 @@ from journeyctl.render.text import (
     sparkline,
     text_console,
     trend_rows,
+    units_text,
     verdict,
 )
 from journeyctl.report import Report
@@ -51,6 +52,8 @@ def render_table(result: AnalysisResult, *, width: int | None = None, color: boo
         parts.append(_pending_note(result))
     if result.pain_points:
         parts.append(_pain_points(result))
+    if result.exclusions:
+        parts.append(_exclusions(result))
     for index, breakdown in enumerate(result.breakdowns):
         parts += [Text("")] if index else []
         parts += _breakdown(result, breakdown)
@@ -70,9 +73,13 @@ def _title(result: AnalysisResult) -> Text:
     title = Text(safe(result.journey), style="bold")
     title.append(
         f" — {plural(result.users, 'user')} · {plural(result.events, 'event')}{span}"
-        f" · {result.order} funnel, window {format_duration(result.window_s)}, counting {result.unit}",
+        f" · {result.order} funnel, window {format_duration(result.window_s)}, counting {safe(result.unit)}",
         style="dim",
     )
+    if result.order == "any":
+        title.append(
+            "\nany order: row k counts the units that did k of the stages, in any order", style="dim"
+        )
     return title
 
 
@@ -82,7 +89,7 @@ def _funnel(result: AnalysisResult, width: int) -> Table:
     show_flags = width >= 90  # narrower: the pain-point block below the table says it all
     has_pending = any(s.pending for s in result.stages)
     table.add_column("Stage", no_wrap=True, max_width=28)
-    table.add_column(result.unit.capitalize(), justify="right", no_wrap=True)
+    table.add_column(Text(safe(result.unit.capitalize())), justify="right", no_wrap=True)
     if show_bar:
         table.add_column("", no_wrap=True)
     for header in ("Step", "From start", "Lost"):
@@ -257,7 +264,21 @@ def _headline(result: AnalysisResult) -> Text:
         before = result.stages[index - 1]
         text.append(" · biggest leak: ", style="bold")
         text.append(f"{safe(before.label)} → {safe(leak.label)}", style="bold red")
-        text.append(f", {plural(leak.lost or 0, result.unit.rstrip('s'))} lost ({percent(leak.drop_off)})")
+        text.append(f", {units_text(leak.lost or 0, safe(result.unit))} lost ({percent(leak.drop_off)})")
+    return text
+
+
+def _exclusions(result: AnalysisResult) -> Text:
+    unit = safe(result.unit)
+    text = Text("Exclusions ", style="bold")
+    if result.on_exclusion == "drop_user":
+        text.append(f"(drop_user): {units_text(result.excluded_units, unit)} removed from every stage")
+    else:
+        text.append(f"(keep_best): {units_text(result.excluded_units, unit)} kept a lower, clean level")
+    for rule in result.exclusions:
+        events = ", ".join(safe(e) for e in rule.events)
+        between = " and ".join(safe(b) for b in rule.between)
+        text.append(f"\n  {events} between {between}: touched {units_text(rule.units_touched, unit)}")
     return text
 
 

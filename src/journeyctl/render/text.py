@@ -58,6 +58,13 @@ def plural(count: int, noun: str) -> str:
     return f"{count:,} {noun if count == 1 else noun + 's'}"
 
 
+def units_text(count: int, unit: str) -> str:
+    """A count of the result's unit (``users``, ``sessions``, ``entries``, ``cart values``)."""
+    if count == 1:
+        unit = unit[:-3] + "y" if unit.endswith("ies") else unit.removesuffix("s")
+    return f"{count:,} {unit}"
+
+
 SPARKS = "▁▂▃▄▅▆▇█"
 
 
