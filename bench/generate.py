@@ -37,12 +37,13 @@ NOISE = np.array(["page_view", "search", "support_contact", "ad_impression"])
 EVENTS_PER_SESSION = 2.6  # the walk's expected length plus noise, measured
 
 
-def generate(n_events: int, seed: int) -> pl.DataFrame:
-    """About ``n_events`` shuffled event rows (exactly that many after trimming)."""
+def generate(n_events: int, seed: int, *, first_user: int = 0) -> pl.DataFrame:
+    """About ``n_events`` shuffled event rows (exactly that many after trimming), of users
+    numbered from ``first_user``."""
     rng = np.random.default_rng(seed)
     n_sessions = int(n_events / EVENTS_PER_SESSION) + 1
     n_users = max(1, n_sessions // 3)
-    user = rng.integers(0, n_users, n_sessions)
+    user = first_user + rng.integers(0, n_users, n_sessions)
     start = rng.integers(0, SPAN_S, n_sessions)
     # how far each session walks: geometric steps through WALK
     depth = np.ones(n_sessions, dtype=np.int64)
@@ -91,6 +92,34 @@ def generate(n_events: int, seed: int) -> pl.DataFrame:
     )
 
 
+CHUNK = 10_000_000  # events generated at once; larger exports are chunks of disjoint users
+
+
+def write(n_events: int, seed: int, output: Path) -> int:
+    """Write the export in chunks of ``CHUNK`` events (each its own users, so memory stays
+    that of one chunk); a ``.parquet`` output is a single file too. Returns the rows written."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    writer = None
+    with output.open("wb") as handle:
+        for index, start in enumerate(range(0, n_events, CHUNK)):
+            size = min(CHUNK, n_events - start)
+            # chunk 0 is exactly generate(n, seed): exports up to CHUNK are unchanged
+            frame = generate(size, seed + index, first_user=start)
+            if output.suffix == ".parquet":
+                import pyarrow.parquet as pq
+
+                table = frame.to_arrow()
+                writer = writer or pq.ParquetWriter(handle, table.schema)
+                writer.write_table(table)
+            else:
+                frame.write_csv(handle, include_header=index == 0)
+            written += frame.height
+        if writer is not None:
+            writer.close()
+    return written
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=lambda s: int(s.replace("_", "")), default=1_000_000)
@@ -98,14 +127,9 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     started = time.perf_counter()
-    frame = generate(args.events, args.seed)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    if args.output.suffix == ".parquet":
-        frame.write_parquet(args.output)
-    else:
-        frame.write_csv(args.output)
+    rows = write(args.events, args.seed, args.output)
     size = args.output.stat().st_size / 1e6
-    print(f"{frame.height:,} events, {size:,.0f} MB → {args.output} in {time.perf_counter() - started:.1f}s")
+    print(f"{rows:,} events, {size:,.0f} MB → {args.output} in {time.perf_counter() - started:.1f}s")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from journeyctl.aggregate import data_end_micros, open_window_expr, summarize
 from journeyctl.breakdown import SEPARATOR, UNFOLDED, breakdown_settings, require_control
+from journeyctl.buckets import FactsOf, bucket_count, bucketed_facts, default_memory_limit, parse_memory
 from journeyctl.check import CheckReport, evaluate
 from journeyctl.columns import LINE, SOURCE, TS, USER
 from journeyctl.config.loading import load_config
@@ -25,9 +26,10 @@ from journeyctl.filters import RowFilter, entry_range, parse_where, where_expr
 from journeyctl.followup import ExportSpec, drop_off_stage, parse_export, user_ids
 from journeyctl.followup import after_drop_off as drop_off_next_events
 from journeyctl.kpi_expr import parse_kpi
-from journeyctl.load import RAW_TS, expand_sources, load_events, repair_timestamps
+from journeyctl.load import RAW_TS, STDIN, expand_sources, load_events, repair_timestamps
 from journeyctl.output import write_output
 from journeyctl.periods import PeriodKind
+from journeyctl.progress import Progress
 from journeyctl.quality import BadRowPolicy, apply_quality, parse_bad_rows, refuse_empty_files
 from journeyctl.render.csv import render_user_ids
 from journeyctl.report import Report, build_report, facts_in_period
@@ -52,6 +54,8 @@ def analyze(
     exclude_pending: bool = False,
     after_drop_off: str | None = None,
     export_users: Sequence[str] = (),
+    memory_limit: int | str | None = None,
+    progress: Progress | None = None,
 ) -> AnalysisResult:
     """Analyse event files (paths, globs, directories, ``-``) or an in-memory canonical frame
     against a journey; ``result.data_quality`` counts what loading found.
@@ -72,6 +76,11 @@ def analyze(
     are counted; ``export_users`` writes user-id lists (``"dropped:consideration=lost.csv"``).
     Options are checked before any event is read. Raises ``JourneyctlError`` subclasses
     for anything the user can fix.
+
+    ``memory_limit`` (bytes, or text such as ``"3GiB"``; default half the available memory)
+    bounds the working memory: files too large to analyse within it at once are analysed
+    in user buckets (``journeyctl.buckets``), with exactly the same result. ``progress``
+    receives the stages of the work (see ``journeyctl.progress``).
     """
     journey = config if isinstance(config, JourneyConfig) else load_config(config)
     filters = [parse_where(text, journey) for text in where]
@@ -83,12 +92,20 @@ def analyze(
     refuse_overwrites([spec.path for spec in exports], inputs)
     settings = breakdown_settings(journey, by=by, attribution=attribution, top=top, control=control)
     journey = journey.model_copy(update={"breakdowns": settings})
-    frame, quality = read_checked_events(events, journey, bad_rows=bad_rows, dedupe=dedupe)
-    if frame.is_empty():
-        raise InputError(
-            "no analysable event rows remain", hint=f"all {quality.bad_rows:,} rows were bad; see --bad-rows"
-        )
-    facts = focused_facts(frame, journey, filters, since=start, until=end, next_events=drop_stage is not None)
+    limit = parse_memory(memory_limit) if isinstance(memory_limit, str) else memory_limit
+    progress = progress or Progress()
+    facts, quality = checked_facts(
+        events,
+        journey,
+        bad_rows=bad_rows,
+        dedupe=dedupe,
+        facts_of=lambda frame: focused_facts(
+            frame, journey, filters, since=start, until=end, next_events=drop_stage is not None
+        ),
+        memory_limit=limit or default_memory_limit(),
+        progress=progress,
+    )
+    progress.stage("summarising")
     open_window = open_window_expr(
         window_us=micros(journey.funnel.window.total_seconds()), data_end_us=data_end_micros(facts)
     )
@@ -107,6 +124,43 @@ def analyze(
         require_control(result.breakdowns, control)
     written = [write_user_list(facts, spec, open_window=open_window, inputs=inputs) for spec in exports]
     return result.model_copy(update={"user_exports": written})
+
+
+def checked_facts(
+    events: Events,
+    journey: JourneyConfig,
+    *,
+    bad_rows: BadRowPolicy | str,
+    dedupe: bool,
+    facts_of: FactsOf,
+    memory_limit: int,
+    progress: Progress,
+) -> tuple[Facts, DataQuality]:
+    """The facts (``facts_of`` the checked events) and the data-quality counts: in memory
+    at once, or bucket by bucket when the files are too large for ``memory_limit``."""
+    files = None if isinstance(events, pl.DataFrame) else expand_sources(events)
+    buckets = 1 if files is None or STDIN in map(str, files) else bucket_count(files, memory_limit)
+    if files is not None and buckets > 1:
+        policy = parse_bad_rows(bad_rows) if isinstance(bad_rows, str) else bad_rows
+        with polars_errors(files):
+            return bucketed_facts(
+                files,
+                journey,
+                buckets=buckets,
+                policy=policy,
+                dedupe=dedupe,
+                facts_of=facts_of,
+                progress=progress,
+            )
+    progress.stage("reading events")
+    frame, quality = read_checked_events(events, journey, bad_rows=bad_rows, dedupe=dedupe)
+    if frame.is_empty():
+        raise InputError(
+            "no analysable event rows remain", hint=f"all {quality.bad_rows:,} rows were bad; see --bad-rows"
+        )
+    progress.stage("analysing")
+    progress.advance(0, events=frame.height)
+    return facts_of(frame), quality
 
 
 def refuse_overwrites(targets: Sequence[Path], inputs: Sequence[Path]) -> None:

@@ -21,6 +21,7 @@ from journeyctl.errors import ExitCode, JourneyctlError, UsageError
 from journeyctl.followup import export_target
 from journeyctl.output import append_output, stdout_is_terminal, write_output
 from journeyctl.periods import PeriodKind
+from journeyctl.progress import progress_display
 from journeyctl.render import CheckFormat, Format, ReportFormat, render, render_period_report, render_report
 from journeyctl.render.github import render_annotations, render_step_summary
 from journeyctl.render.junit import render_junit
@@ -65,6 +66,20 @@ CountOption = Annotated[
         "at their best path; sessions: the funnel inside each session, each session counted; "
         "entries: every attempt counted (a new one starts after the last converted or expired).",
     ),
+]
+MemoryLimitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-limit",
+        metavar="SIZE",
+        help="Working memory to stay within, e.g. 3GiB or 800MB (default: half the memory available). "
+        "Inputs too large for it are analysed in user buckets through temporary Parquet files, "
+        "with exactly the same result.",
+    ),
+]
+QuietOption = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="No progress display (it only ever appears on a terminal's stderr)."),
 ]
 WidthOption = Annotated[int | None, typer.Option(help="Table width in characters (default: the terminal's).")]
 _state = {"debug": False}
@@ -215,6 +230,8 @@ def analyze(
     ] = None,
     order: OrderOption = None,
     count: CountOption = None,
+    memory_limit: MemoryLimitOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Show how many users reach each stage of the journey, and where they leave.
 
@@ -237,22 +254,25 @@ def analyze(
             raise UsageError(
                 "--export-users and -o name the same file", where=str(output), hint="give each its own file"
             )
-        result = api.analyze(
-            events,
-            api.with_funnel_mode(load_config(config), order=order, count=count),
-            bad_rows=bad_rows,
-            dedupe=dedupe,
-            by=[tuple(by)] if by else None,
-            attribution=attribution,
-            top=top,
-            control=control,
-            where=where or [],
-            since=since,
-            until=until,
-            exclude_pending=exclude_pending,
-            after_drop_off=after_drop_off,
-            export_users=export_users or [],
-        )
+        with progress_display(enabled=not quiet and sys.stderr.isatty()) as progress:
+            result = api.analyze(
+                events,
+                api.with_funnel_mode(load_config(config), order=order, count=count),
+                bad_rows=bad_rows,
+                dedupe=dedupe,
+                by=[tuple(by)] if by else None,
+                attribution=attribution,
+                top=top,
+                control=control,
+                where=where or [],
+                since=since,
+                until=until,
+                exclude_pending=exclude_pending,
+                after_drop_off=after_drop_off,
+                export_users=export_users or [],
+                memory_limit=memory_limit,
+                progress=progress,
+            )
         to_terminal = output is None and stdout_is_terminal()
         text = render(result, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
         write_output(text, output, inputs=[config, *map(Path, events)])

@@ -102,12 +102,15 @@ def prepare_events(
         .collect()
     )
     codes = unsorted[USER].to_numpy()
-    order = user_time_order(codes, unsorted[TS].dt.epoch("us").to_numpy())
-    users = np.bincount(codes, minlength=int(codes.max(initial=0)) + 1) if len(codes) else np.zeros(0, int)
+    ts = unsorted[TS].dt.epoch("us").to_numpy()
+    ordered = user_time_order(codes, ts, threads=pl.thread_pool_size())
     columns = [
-        pl.Series(ROW, order, dtype=pl.UInt32),
-        pl.Series(USER, np.repeat(np.arange(len(users), dtype=np.uint32), users)),
-        *(take(unsorted[c], order) for c in unsorted.columns if c != USER),
+        pl.Series(ROW, ordered.order, dtype=pl.UInt32),
+        pl.Series(
+            USER, np.repeat(np.arange(len(ordered.rows_per_code), dtype=np.uint32), ordered.rows_per_code)
+        ),
+        pl.Series(TS, ordered.ts).cast(unsorted.schema[TS]),
+        *(take(unsorted[c], ordered.order) for c in unsorted.columns if c not in (USER, TS)),
     ]
     events = pl.DataFrame(columns).lazy().pipe(restrict_entries, since=entries_since, until=entries_until)
     if SESSION not in frame.columns:

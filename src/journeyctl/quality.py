@@ -60,13 +60,20 @@ def apply_quality(
     """The analysable rows of ``frame`` (still with ``_source``/``_line``/``_raw_ts``) and the
     counts: bad rows handled by ``policy``, identical duplicate events (dropped if ``dedupe``),
     and events after ``now`` or before 2000-01-01 UTC (kept, only counted)."""
+    bad = frame.filter(bad_rows_expr())
+    handle_bad_rows(bad, files, policy=policy)
+    good, quality = split_quality(frame, policy=policy, dedupe=dedupe, now=now)
+    return good, quality
+
+
+def split_quality(
+    frame: pl.DataFrame, *, policy: BadRowPolicy, dedupe: bool, now: datetime | None = None
+) -> tuple[pl.DataFrame, DataQuality]:
+    """The good rows of ``frame`` and its counts, leaving the bad rows to ``handle_bad_rows``.
+    Duplicates share their user, so the counts of user partitions add up (``add_quality``)."""
     bad_mask = frame.select(bad_rows_expr()).to_series()
-    bad = frame.filter(bad_mask)
-    if bad.height and policy.action == "fail":
-        raise describe_bad_rows(bad, files, bad.height)
-    if bad.height and policy.quarantine is not None:
-        write_output(_quarantine_csv(bad, files), policy.quarantine, inputs=files)
-    good = frame.filter(~bad_mask) if bad.height else frame
+    bad_count = int(bad_mask.sum())
+    good = frame.filter(~bad_mask) if bad_count else frame
     repeated = repeated_rows(good.select(c for c in good.columns if c not in (SOURCE, LINE, RAW_TS)))
     duplicates = int(repeated.sum())
     if dedupe and duplicates:
@@ -74,7 +81,7 @@ def apply_quality(
     moment = now or datetime.now(UTC)
     quality = DataQuality(
         rows_read=frame.height,
-        bad_rows=bad.height,
+        bad_rows=bad_count,
         bad_rows_policy=str(policy),
         duplicate_events=duplicates,
         duplicates_dropped=duplicates if dedupe else 0,
@@ -82,6 +89,22 @@ def apply_quality(
         events_before_plausible_epoch=int((good[TS] < PLAUSIBLE_EPOCH).sum()),
     )
     return good, quality
+
+
+def handle_bad_rows(bad: pl.DataFrame, files: Sequence[Path], *, policy: BadRowPolicy) -> None:
+    """Apply ``policy`` to the bad rows (in file and line order): ``fail`` raises quoting the
+    first ones, ``quarantine`` writes them all to its file, ``skip`` does nothing."""
+    if bad.height and policy.action == "fail":
+        raise describe_bad_rows(bad, files, bad.height)
+    if bad.height and policy.quarantine is not None:
+        write_output(_quarantine_csv(bad, files), policy.quarantine, inputs=files)
+
+
+def add_quality(parts: Sequence[DataQuality]) -> DataQuality:
+    """The counts of disjoint parts of the rows, as if counted at once."""
+    counts = [p.model_dump(exclude={"bad_rows_policy"}) for p in parts]
+    summed = {key: sum(c[key] for c in counts) for key in counts[0]}
+    return DataQuality(bad_rows_policy=parts[0].bad_rows_policy, **summed)
 
 
 def repeated_rows(events: pl.DataFrame) -> pl.Series:

@@ -1,0 +1,143 @@
+"""The bounded-memory path: users in hash buckets give exactly the in-memory result (issue 7)."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from journeyctl import analyze
+from journeyctl.buckets import BASE_BYTES, bucket_count, parse_memory
+from journeyctl.cli import app
+from journeyctl.config.loading import load_config
+from journeyctl.errors import InputError, UsageError
+from journeyctl.progress import RichDisplay
+from tests import reference
+from tests.events import START
+
+ROOT = Path(__file__).parent.parent
+STORE = ROOT / "sample_data" / "store_events.csv"
+ECOMMERCE = load_config(ROOT / "configs" / "ecommerce.yaml")
+DATA = Path(__file__).parent / "data"
+HOSTILE = DATA / "hostile"
+TINY_YAML = DATA / "tiny_store.yaml"
+LIMIT = 2**30
+
+
+@pytest.fixture
+def small_buckets(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Make ``LIMIT`` hold about 2,000 events per bucket (the store sample spans ~19 buckets)."""
+    monkeypatch.setattr("journeyctl.buckets.BYTES_PER_EVENT", (LIMIT - BASE_BYTES) // 2_000)
+    return bucket_count([STORE], LIMIT)
+
+
+def test_the_store_sample_spans_many_buckets(small_buckets: int) -> None:
+    # 38,037 events at 80 bytes a line estimated: 3.0 MB / 80 B ≈ 38k events / 2,000 ≈ 19
+    assert small_buckets >= 10
+    assert bucket_count([STORE], 64 * 2**30) == 1
+
+
+@pytest.mark.usefixtures("small_buckets")
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"by": ["channel"], "after_drop_off": "consideration", "dedupe": True},
+        {"where": ["channel in (email, social)"], "since": "2026-10-05", "until": "2026-10-20"},
+    ],
+)
+def test_buckets_give_exactly_the_in_memory_result(options: dict[str, object]) -> None:
+    in_memory = analyze([STORE], ECOMMERCE, memory_limit=64 * 2**30, **options)  # type: ignore[arg-type]
+    bucketed = analyze([STORE], ECOMMERCE, memory_limit=LIMIT, **options)  # type: ignore[arg-type]
+    assert bucketed == in_memory.model_copy(update={"data_quality": bucketed.data_quality})
+    # events in the future are counted against "now", taken once per run
+    assert bucketed.data_quality.model_dump(
+        exclude={"events_in_future"}
+    ) == in_memory.data_quality.model_dump(exclude={"events_in_future"})
+
+
+def test_buckets_agree_with_the_definition(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # 300 users with 10 events each (the reference is exponential per user), ~200 per bucket
+    monkeypatch.setattr("journeyctl.buckets.BYTES_PER_EVENT", (LIMIT - BASE_BYTES) // 200)
+    order = pl.Series(range(3_000)).sample(3_000, shuffle=True, seed=3).to_list()
+    names = ["landing_view", "product_view", "add_to_cart", "purchase", "review_submitted", "page_view"]
+    rows = [
+        (f"u{i % 300}", START + timedelta(minutes=order[i] % 97 * 7), names[order[i] % len(names)])
+        for i in range(3_000)
+    ]
+    frame = pl.DataFrame(rows, schema=["user_id", "ts", "event"], orient="row")
+    source = tmp_path / "events.csv"
+    frame.with_columns(pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%SZ")).rename(
+        {"ts": "timestamp"}
+    ).with_columns(*(pl.lit(None, pl.String).alias(c) for c in ECOMMERCE.property_columns)).write_csv(source)
+    assert bucket_count([source], LIMIT) >= 5
+    result = analyze([source], ECOMMERCE, memory_limit=LIMIT)
+    expected = reference.users_per_stage(frame.rows(named=True), ECOMMERCE)
+    assert [s.users for s in result.stages] == expected
+    assert result.bounce_rate == pytest.approx(reference.bounce_rate(frame.rows(named=True), ECOMMERCE))
+
+
+def test_bad_rows_are_reported_in_file_order_across_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("journeyctl.buckets.BYTES_PER_EVENT", LIMIT)  # one event per bucket
+    source = HOSTILE / "bad_rows.csv"
+    with pytest.raises(InputError) as err:
+        analyze([source], load_config(TINY_YAML), memory_limit=LIMIT)
+    assert str(err.value).startswith(
+        f"{source}:3: no user id\n  {source}:4: timestamp 'yesterday' does not parse\n"
+        f"  {source}:5: no event name\n  (3 bad rows in all)"
+    )
+    skipped = analyze([source], load_config(TINY_YAML), memory_limit=LIMIT, bad_rows="skip")
+    assert (skipped.data_quality.rows_read, skipped.data_quality.bad_rows) == (4, 3)
+    assert [s.users for s in skipped.stages] == [1, 0, 0, 0]
+
+
+def test_duplicates_are_counted_across_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("journeyctl.buckets.BYTES_PER_EVENT", LIMIT)
+    source = [HOSTILE / "duplicates_and_odd_times.csv"]
+    kept = analyze(source, load_config(TINY_YAML), memory_limit=LIMIT).data_quality
+    assert (kept.duplicate_events, kept.events_in_future, kept.events_before_plausible_epoch) == (1, 1, 1)
+    assert analyze(source, load_config(TINY_YAML), memory_limit=LIMIT, dedupe=True).events == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("3GiB", 3 * 2**30), ("500MB", 500 * 10**6), ("1.5g", 1_500_000_000)]
+)
+def test_memory_limits_read_with_units(text: str, expected: int) -> None:
+    assert parse_memory(text) == expected
+
+
+@pytest.mark.parametrize("text", ["lots", "3 parsecs", "10MB"])
+def test_memory_limits_that_are_not_amounts_or_too_small_are_refused(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_memory(text)
+
+
+def test_nothing_but_the_result_is_written_when_stderr_is_not_a_terminal(
+    small_buckets: int, tmp_path: Path
+) -> None:
+    del small_buckets  # the bucketed path, the one with most stages to show
+    runner = CliRunner()
+    config = str(ROOT / "configs" / "ecommerce.yaml")
+    for quiet in ([], ["--quiet"]):
+        result = runner.invoke(
+            app,
+            ["analyze", str(STORE), "-c", config, "-f", "json", "--memory-limit", "1GiB", *quiet],
+            catch_exceptions=False,
+        )
+        assert (result.exit_code, result.stderr) == (0, "")
+        assert json.loads(result.stdout)["events"] == 38_037
+
+
+def test_the_progress_display_shows_stage_buckets_and_events_on_a_terminal() -> None:
+    screen = io.StringIO()
+    display = RichDisplay(Console(file=screen, force_terminal=True, width=100))
+    display.stage("analysing buckets", total=4)
+    display.advance(1, events=1_234)
+    display.close()
+    assert display.snapshot() == ("analysing buckets", 1, 4, 1_234)
