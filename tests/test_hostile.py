@@ -139,3 +139,33 @@ def test_bidirectional_overrides_are_removed_from_terminal_text() -> None:
     hebrew = "\u05e9\u05dc\u05d5\u05dd"
     assert safe(f"\u202eweiv_gnidnal {hebrew}\u2066x\u2069") == f"weiv_gnidnal {hebrew}x"
     assert visible("a\u202eb\n\x1b[2Jc") == "a\\u202eb\n\\x1b[2Jc"
+
+
+def _many_names(tmp_path: Path) -> Path:
+    # zeta 3 rows, eta 2, then alpha, beta, gamma 1 each: the order is rows, then name
+    export = tmp_path / "export.csv"
+    rows = ["zeta", "zeta", "zeta", "eta", "eta", "gamma", "beta", "alpha"]
+    lines = "".join(f"u{i},2026-01-01T10:00:0{i}Z,{e}\n" for i, e in enumerate(rows))
+    export.write_text("user_id,timestamp,event\n" + lines)
+    return export
+
+
+def test_events_lists_the_most_frequent_names_and_counts_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an export with a million distinct names once took minutes to list; now the listing is capped
+    monkeypatch.setattr("journeyctl.onboarding.LISTED_EVENTS", 2)
+    code, out, err = run("events", str(_many_names(tmp_path)))
+    assert (code, err) == (0, "")
+    listed = [line.split()[0] for line in out.split("Events (5)\n")[1].splitlines()[2:4]]
+    assert listed == ["zeta", "eta"]
+    assert out.endswith("… and 3 less frequent events, not listed\n")
+
+
+def test_init_names_some_unplaced_events_and_counts_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("journeyctl.onboarding.LISTED_UNPLACED", 2)
+    code, out, _ = run("init", str(_many_names(tmp_path)))
+    assert code == 0
+    assert out.endswith('#   "zeta"\n#   "eta"\n#   … and 3 less frequent ones\n')
