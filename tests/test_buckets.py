@@ -141,3 +141,13 @@ def test_the_progress_display_shows_stage_buckets_and_events_on_a_terminal() -> 
     display.advance(1, events=1_234)
     display.close()
     assert display.snapshot() == ("analysing buckets", 1, 4, 1_234)
+
+
+def test_a_limit_too_small_for_the_facts_kept_across_buckets_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 38k estimated events kept at 20 kB each: 760 MB, more than a 1 GiB limit leaves
+    monkeypatch.setattr("journeyctl.buckets.KEPT_BYTES_PER_EVENT", 20_000)
+    monkeypatch.setattr("journeyctl.buckets.BYTES_PER_EVENT", 100_000)
+    with pytest.raises(UsageError, match="is too small for about"):
+        bucket_count([STORE], LIMIT)

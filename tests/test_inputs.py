@@ -418,3 +418,42 @@ def test_in_memory_frame_keeps_aware_timestamps_and_reads_naive_ones_in_the_zone
     naive = aware.with_columns(pl.col("ts").dt.replace_time_zone(None))
     assert analyze(aware, config).first_event_at == datetime(2026, 10, 24, 22, tzinfo=UTC)
     assert analyze(naive, config).first_event_at == datetime(2026, 10, 24, 20, tzinfo=UTC)
+
+
+def test_convert_writes_a_parquet_file_the_same_config_reads_to_the_same_result(tmp_path: Path) -> None:
+    store = Path(__file__).parent.parent / "sample_data" / "store_events.csv"
+    config = Path(__file__).parent.parent / "configs" / "ecommerce.yaml"
+    target = tmp_path / "events.parquet"
+    code, out, err = run("convert", str(store), "-c", str(config), "-o", str(target))
+    assert (code, out, err) == (0, "", f"wrote 38,037 events to {target}\n")
+    written = pl.read_parquet(target)
+    # the mapped columns under their file names; time parsed once, sorted by user and time
+    assert written.columns == [
+        "user_id",
+        "timestamp",
+        "event",
+        "channel",
+        "segment",
+        "variant",
+        "value",
+        "page",
+        "cart_id",
+    ]
+    assert written.schema["timestamp"] == pl.Datetime("us", "UTC")
+    assert written.equals(written.sort("user_id", "timestamp"))
+    assert analyze([target], load_config(config)) == analyze([store], load_config(config))
+
+
+def test_convert_refuses_to_overwrite_an_input(tmp_path: Path) -> None:
+    source = tmp_path / "events.parquet"
+    pl.DataFrame(
+        {
+            "user_id": ["u1"],
+            "timestamp": ["2026-01-01T00:00:00Z"],
+            "event": ["landing_view"],
+            "channel": ["ad"],
+        }
+    ).write_parquet(source)
+    code, out, err = run("convert", str(source), "-c", str(TINY_YAML), "-o", str(source))
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: {source}: the output file is one of the inputs")

@@ -17,7 +17,7 @@ from journeyctl.aggregate import data_end_micros, open_window_expr, summarize
 from journeyctl.breakdown import SEPARATOR, UNFOLDED, breakdown_settings, require_control
 from journeyctl.buckets import FactsOf, bucket_count, bucketed_facts, default_memory_limit, parse_memory
 from journeyctl.check import CheckReport, evaluate
-from journeyctl.columns import LINE, SOURCE, TS, USER
+from journeyctl.columns import LINE, SESSION, SOURCE, TS, USER
 from journeyctl.config.loading import load_config
 from journeyctl.config.models import Count, CsvOptions, JourneyConfig, Order, Severity
 from journeyctl.errors import InputError, UsageError
@@ -26,8 +26,8 @@ from journeyctl.filters import RowFilter, entry_range, parse_where, where_expr
 from journeyctl.followup import ExportSpec, drop_off_stage, parse_export, user_ids
 from journeyctl.followup import after_drop_off as drop_off_next_events
 from journeyctl.kpi_expr import parse_kpi
-from journeyctl.load import RAW_TS, STDIN, expand_sources, load_events, repair_timestamps
-from journeyctl.output import write_output
+from journeyctl.load import RAW_TS, STDIN, expand_sources, load_journey_events, repair_timestamps
+from journeyctl.output import write_output, write_parquet_output
 from journeyctl.periods import PeriodKind
 from journeyctl.progress import Progress
 from journeyctl.quality import BadRowPolicy, apply_quality, parse_bad_rows, refuse_empty_files
@@ -256,14 +256,7 @@ def read_checked_events(
     else:
         files = expand_sources(events)
         with polars_errors(files):
-            frame = load_events(
-                files,
-                journey.columns,
-                properties=journey.property_columns,
-                time_format=journey.time_format,
-                timezone=journey.timezone,
-                csv=journey.csv,
-            ).collect()
+            frame = load_journey_events(files, journey).collect()
         refuse_empty_files(frame, files)
         if journey.time_format == "auto":
             frame = repair_timestamps(frame, timezone=journey.timezone)
@@ -288,6 +281,33 @@ def with_funnel_mode(
     if not update:
         return journey
     return journey.model_copy(update={"funnel": journey.funnel.model_copy(update=update)})
+
+
+def convert(
+    events: Sequence[str | Path],
+    config: JourneyConfig | str | Path,
+    output: Path,
+    *,
+    bad_rows: BadRowPolicy | str = "fail",
+    dedupe: bool = False,
+) -> DataQuality:
+    """Write the events the journey maps to one Parquet file, for fast repeated analysis with
+    the same config: the mapped columns under their file names, the time column as UTC
+    timestamps (parsed once), rows sorted by user and time, bad rows handled by
+    ``bad_rows``. Returns the data-quality counts of the conversion."""
+    journey = config if isinstance(config, JourneyConfig) else load_config(config)
+    frame, quality = read_checked_events(events, journey, bad_rows=bad_rows, dedupe=dedupe)
+    columns = journey.columns
+    names = {USER: columns.user, TS: columns.time, "event": columns.event}
+    if columns.session:
+        names[SESSION] = columns.session
+    ordered = frame.sort(USER, TS).select(
+        *(pl.col(role).alias(name) for role, name in names.items()),
+        *(pl.col(p) for p in journey.property_columns if p not in names.values()),
+    )
+    inputs = [*expand_sources(events), *([] if isinstance(config, JourneyConfig) else [Path(config)])]
+    write_parquet_output(ordered, output, inputs=inputs)
+    return quality
 
 
 def funnel_levels(frame: pl.DataFrame, journey: JourneyConfig) -> pl.DataFrame:

@@ -25,7 +25,7 @@ from journeyctl.columns import LINE, SOURCE, USER
 from journeyctl.config.models import JourneyConfig
 from journeyctl.errors import InputError, UsageError
 from journeyctl.facts import Facts, concat_facts
-from journeyctl.load import RAW_TS, bad_rows_expr, file_kind, load_events, repair_timestamps
+from journeyctl.load import RAW_TS, bad_rows_expr, file_kind, load_journey_events, repair_timestamps
 from journeyctl.progress import Progress
 from journeyctl.quality import (
     BadRowPolicy,
@@ -41,6 +41,10 @@ BUCKET = "_bucket"
 # (1M and 10M events: about 500 bytes per event above the interpreter's own ~300 MB)
 BYTES_PER_EVENT = 600
 BASE_BYTES = 400 * 2**20
+# the per-user and per-session facts kept across buckets (funnel paths for exact medians,
+# sessions for the bounce breakdowns): about 16 bytes per event on bench/ exports
+KEPT_BYTES_PER_EVENT = 20
+MIN_BUCKET_BYTES = 64 * 2**20
 CSV_BYTES_PER_EVENT = 80  # a typical export line; only used to estimate the event count
 PARQUET_BYTES_PER_EVENT = 15
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20}
@@ -99,10 +103,21 @@ def estimated_events(files: Sequence[Path]) -> int:
 
 
 def bucket_count(files: Sequence[Path], memory_limit: int) -> int:
-    """How many buckets keep one bucket's analysis within ``memory_limit``; 1 means the
-    events fit in memory at once (no bucketing)."""
-    per_bucket = max(1, (memory_limit - BASE_BYTES) // BYTES_PER_EVENT)
-    return max(1, -(-estimated_events(files) // per_bucket))
+    """How many buckets keep the analysis within ``memory_limit``: the facts kept across
+    buckets plus one bucket's working memory; 1 means the events fit in memory at once.
+    ``UsageError`` when even the kept facts would not fit."""
+    events = estimated_events(files)
+    if events * BYTES_PER_EVENT <= memory_limit - BASE_BYTES:
+        return 1
+    room = memory_limit - BASE_BYTES - events * KEPT_BYTES_PER_EVENT
+    if room < MIN_BUCKET_BYTES:
+        need = BASE_BYTES + events * KEPT_BYTES_PER_EVENT + MIN_BUCKET_BYTES
+        raise UsageError(
+            f"--memory-limit {memory_limit / 2**30:.1f} GiB is too small for about {events:,} events",
+            hint=f"give at least {-(-need // 2**30)}GiB (the exact medians keep about "
+            f"{KEPT_BYTES_PER_EVENT} bytes per event in memory)",
+        )
+    return -(-events * BYTES_PER_EVENT // room)
 
 
 def bucketed_facts(
@@ -153,14 +168,7 @@ def bucketed_facts(
 def split_by_user(files: Sequence[Path], journey: JourneyConfig, root: Path, *, buckets: int) -> None:
     """Write the canonical events of ``files`` to ``root/_bucket=K/`` Parquet files, K the
     user's hash modulo ``buckets``, in one streaming pass."""
-    events = load_events(
-        files,
-        journey.columns,
-        properties=journey.property_columns,
-        time_format=journey.time_format,
-        timezone=journey.timezone,
-        csv=journey.csv,
-    )
+    events = load_journey_events(files, journey)
     bucket = (pl.col(USER).hash() % buckets).alias(BUCKET)
     events.with_columns(bucket).sink_parquet(
         pl.PartitionBy(root, key=BUCKET, include_key=False), mkdir=True, compression="lz4"

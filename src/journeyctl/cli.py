@@ -26,7 +26,7 @@ from journeyctl.render import CheckFormat, Format, ReportFormat, render, render_
 from journeyctl.render.github import render_annotations, render_step_summary
 from journeyctl.render.junit import render_junit
 from journeyctl.render.onboarding import render_events, render_validation
-from journeyctl.render.text import plural
+from journeyctl.render.text import plural, visible
 from journeyctl.result import DataQuality
 
 app = typer.Typer(
@@ -49,6 +49,20 @@ OutputOption = Annotated[
     Path | None,
     typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
 ]
+MemoryLimitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-limit",
+        metavar="SIZE",
+        help="Working memory to stay within, e.g. 3GiB or 800MB (default: half the memory available). "
+        "Inputs too large for it are analysed in user buckets through temporary Parquet files, "
+        "with exactly the same result.",
+    ),
+]
+QuietOption = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="No progress display (it only ever appears on a terminal's stderr)."),
+]
 OrderOption = Annotated[
     Order | None,
     typer.Option(
@@ -66,20 +80,6 @@ CountOption = Annotated[
         "at their best path; sessions: the funnel inside each session, each session counted; "
         "entries: every attempt counted (a new one starts after the last converted or expired).",
     ),
-]
-MemoryLimitOption = Annotated[
-    str | None,
-    typer.Option(
-        "--memory-limit",
-        metavar="SIZE",
-        help="Working memory to stay within, e.g. 3GiB or 800MB (default: half the memory available). "
-        "Inputs too large for it are analysed in user buckets through temporary Parquet files, "
-        "with exactly the same result.",
-    ),
-]
-QuietOption = Annotated[
-    bool,
-    typer.Option("--quiet", "-q", help="No progress display (it only ever appears on a terminal's stderr)."),
 ]
 WidthOption = Annotated[int | None, typer.Option(help="Table width in characters (default: the terminal's).")]
 _state = {"debug": False}
@@ -116,7 +116,7 @@ def reporting_errors() -> Iterator[None]:
     try:
         yield
     except JourneyctlError as err:
-        typer.echo(f"error: {err}", err=True)  # plain text: never wrapped, never markup
+        typer.echo(f"error: {visible(str(err))}", err=True)  # plain text: never wrapped, never markup
         raise typer.Exit(err.exit_code) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
@@ -125,7 +125,7 @@ def reporting_errors() -> Iterator[None]:
             traceback.print_exc()
         else:
             typer.echo(
-                f"internal error: {type(err).__name__}: {err}\n"
+                f"internal error: {type(err).__name__}: {visible(str(err))}\n"
                 "  this is a bug in journeyctl; rerun with --debug for the traceback and report it",
                 err=True,
             )
@@ -228,10 +228,10 @@ def analyze(
             "after STAGE to a CSV, e.g. dropped:consideration=lost.csv; repeatable.",
         ),
     ] = None,
-    order: OrderOption = None,
-    count: CountOption = None,
     memory_limit: MemoryLimitOption = None,
     quiet: QuietOption = False,
+    order: OrderOption = None,
+    count: CountOption = None,
 ) -> None:
     """Show how many users reach each stage of the journey, and where they leave.
 
@@ -473,6 +473,39 @@ def init(
         write_output(
             onboarding.starter_config(sources, csv=api.csv_options(delimiter=delimiter, encoding=encoding)),
             None,
+        )
+
+
+@app.command()
+def convert(
+    events: EventsArgument,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The Parquet file to write.")],
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="Journey YAML: which columns to keep and how to read time.")
+    ] = JOURNEY_YAML,
+    bad_rows: Annotated[
+        str,
+        typer.Option(
+            "--bad-rows",
+            help="Rows without user, event or a parseable time: fail, skip or quarantine=FILE.",
+        ),
+    ] = "fail",
+    dedupe: Annotated[bool, typer.Option("--dedupe", help="Drop identical duplicate events.")] = False,
+) -> None:
+    """Convert exports to one Parquet file that later runs read several times faster.
+
+    Keeps the columns the journey maps (under their names, so the same YAML reads the file),
+    parses the time once into UTC timestamps and sorts the rows by user and time. Use it
+    when the same large export is analysed repeatedly.
+
+    Example: journeyctl convert exports/*.csv -c journey.yaml -o events.parquet
+    """
+    with reporting_errors():
+        quality = api.convert(events, load_config(config), output, bad_rows=bad_rows, dedupe=dedupe)
+        _report_skipped(quality)
+        typer.echo(
+            f"wrote {quality.rows_read - quality.bad_rows - quality.duplicates_dropped:,} events to {output}",
+            err=True,
         )
 
 

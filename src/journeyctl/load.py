@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from journeyctl.columns import EVENT, LINE, SESSION, SOURCE, TS, USER
-from journeyctl.config.models import Columns, CsvOptions
+from journeyctl.config.models import Columns, CsvOptions, JourneyConfig
 from journeyctl.errors import InputError
 
 RAW_TS = "_raw_ts"
@@ -123,6 +123,18 @@ def load_events(
     return pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
 
 
+def load_journey_events(files: Sequence[Path], journey: JourneyConfig) -> pl.LazyFrame:
+    """``load_events`` with the columns, time format, timezone and CSV options of ``journey``."""
+    return load_events(
+        files,
+        journey.columns,
+        properties=journey.property_columns,
+        time_format=journey.time_format,
+        timezone=journey.timezone,
+        csv=journey.csv,
+    )
+
+
 def scan_table(path: Path, csv: CsvOptions) -> pl.LazyFrame:
     """Every column of one event file as text, plus ``_line`` (the row's line for CSV, the
     record number otherwise); ``InputError`` for an empty or unreadable file."""
@@ -210,10 +222,26 @@ def _scan_one(
             where=f"{path}:1",
             hint="map the file's column names under `columns:` in the journey YAML",
         )
+    time_name = next(n for n, r in wanted.items() if r == RAW_TS)
+    typed = parquet_time_type(path, time_name)
+    if typed is not None:
+        # timestamps stored as timestamps (``journeyctl convert``): nothing to parse
+        frame = pl.scan_parquet(path, glob=False).with_row_index(LINE, offset=1)
+        moment = pl.col(time_name).cast(pl.Datetime("us", typed.time_zone))
+        utc = _localize(moment, timezone) if typed.time_zone is None else moment.dt.convert_time_zone("UTC")
+        return frame.select(
+            pl.lit(index, dtype=pl.UInt32).alias(SOURCE),
+            pl.col(LINE).cast(pl.UInt64),
+            *(
+                (pl.lit(None, pl.String) if role == RAW_TS else pl.col(name).cast(pl.String)).alias(role)
+                for name, role in wanted.items()
+            ),
+            utc.alias(TS),
+        )
     if time_format == "auto":
         # one format detected on a sample parses fast; rows it misses get the full
         # auto parser afterwards (repair_timestamps), so mixed files still work
-        sample = frame.select(pl.col(next(n for n, r in wanted.items() if r == RAW_TS))).head(256).collect()
+        sample = frame.select(pl.col(time_name)).head(256).collect()
         detected = detect_time_format(sample.to_series())
         ts = _detected_format_expr(pl.col(RAW_TS), detected, timezone=timezone)
     else:
@@ -223,6 +251,14 @@ def _scan_one(
         pl.col(LINE).cast(pl.UInt64),
         *(pl.col(name).alias(role) for name, role in wanted.items()),
     ).with_columns(ts.alias(TS))
+
+
+def parquet_time_type(path: Path, column: str) -> pl.Datetime | None:
+    """The timestamp type of ``column`` when ``path`` is a Parquet file storing it as one."""
+    if str(path) == STDIN or file_kind(path) != "parquet":
+        return None
+    dtype = pl.scan_parquet(path, glob=False).collect_schema().get(column)
+    return dtype if isinstance(dtype, pl.Datetime) else None
 
 
 def detect_time_format(sample: pl.Series) -> str | None:

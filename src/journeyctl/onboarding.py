@@ -36,6 +36,8 @@ _POSITIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("advocacy", "Advocacy", ("review", "referral", "refer", "share", "invite", "rating")),
 )
 FREQUENT_SHARE = 0.01  # a data event on at least this share of rows should belong to a stage
+LISTED_EVENTS = 1000  # `events` lists the most frequent ones; the rest are only counted
+LISTED_UNPLACED = 100  # `init` names this many events it placed in no stage, then counts the rest
 
 
 class EventSummary(Frozen):
@@ -57,7 +59,8 @@ class EventsProfile(Frozen):
     files: list[str]
     rows: int
     columns: list[ColumnRole]
-    events: list[EventSummary]  # most frequent first
+    events: list[EventSummary]  # most frequent first, at most LISTED_EVENTS
+    distinct_events: int  # listed or not
 
 
 class StageShare(Frozen):
@@ -132,7 +135,9 @@ def _canonical(frame: pl.DataFrame, columns: Columns) -> pl.DataFrame:
     )
 
 
-def _summaries(events: pl.DataFrame) -> list[EventSummary]:
+def _summaries(events: pl.DataFrame, *, limit: int | None = None, min_rows: float = 0) -> list[EventSummary]:
+    """One summary per distinct event name, most rows first (ties by name): the first
+    ``limit`` of those with at least ``min_rows`` rows (an export can hold millions of names)."""
     table = (
         events.filter(pl.col(EVENT).is_not_null())
         .group_by(EVENT)
@@ -142,9 +147,17 @@ def _summaries(events: pl.DataFrame) -> list[EventSummary]:
             pl.col(TS).min().alias("first_seen"),
             pl.col(TS).max().alias("last_seen"),
         )
+        .filter(pl.col("rows") >= min_rows)
         .sort(["rows", EVENT], descending=[True, False])
     )
+    table = table if limit is None else table.head(limit)
     return [EventSummary.model_validate(row) for row in table.iter_rows(named=True)]
+
+
+def _names_by_rows(events: pl.Series) -> list[str]:
+    """The distinct event names, most rows first (ties by name)."""
+    counts = events.drop_nulls().value_counts(name="rows")
+    return counts.sort(["rows", events.name], descending=[True, False])[events.name].to_list()
 
 
 def profile_events(sources: Sequence[str | Path], *, csv: CsvOptions | None = None) -> EventsProfile:
@@ -165,8 +178,17 @@ def profile_events(sources: Sequence[str | Path], *, csv: CsvOptions | None = No
         )
         for name in frame.columns
     ]
-    events = _summaries(_canonical(frame, columns)) if columns.event in frame.columns else []
-    return EventsProfile(files=[str(f) for f in files], rows=frame.height, columns=roles, events=events)
+    if columns.event not in frame.columns:
+        return EventsProfile(
+            files=[str(f) for f in files], rows=frame.height, columns=roles, events=[], distinct_events=0
+        )
+    return EventsProfile(
+        files=[str(f) for f in files],
+        rows=frame.height,
+        columns=roles,
+        events=_summaries(_canonical(frame, columns), limit=LISTED_EVENTS),
+        distinct_events=frame[columns.event].drop_nulls().n_unique(),
+    )
 
 
 def journey_position(event: str) -> int | None:
@@ -188,15 +210,15 @@ def starter_config(sources: Sequence[str | Path], *, csv: CsvOptions | None = No
     options = csv or CsvOptions()
     files, frame = _read_all(sources, options)
     columns = infer_columns(frame)
-    events = _summaries(_canonical(frame, columns)) if columns.event in frame.columns else []
+    names = _names_by_rows(frame[columns.event]) if columns.event in frame.columns else []
     grouped: dict[int, list[str]] = {}
     unknown: list[str] = []
-    for summary in events:
-        position = journey_position(summary.event)
+    for name in names:
+        position = journey_position(name)
         if position is None:
-            unknown.append(summary.event)
+            unknown.append(name)
         else:
-            grouped.setdefault(position, []).append(summary.event)
+            grouped.setdefault(position, []).append(name)
     stages = [
         {"id": _POSITIONS[i][0], "label": _POSITIONS[i][1], "match": [{"events": sorted(grouped[i])}]}
         for i in sorted(grouped)
@@ -214,8 +236,7 @@ def starter_config(sources: Sequence[str | Path], *, csv: CsvOptions | None = No
             },
         )
     if not stages:
-        names = [e.event for e in events[:3]]
-        stages = [{"id": f"step_{n + 1}", "match": [{"events": [name]}]} for n, name in enumerate(names)]
+        stages = [{"id": f"step_{n + 1}", "match": [{"events": [name]}]} for n, name in enumerate(names[:3])]
     head: dict[str, object] = {
         "name": Path(files[0]).stem.replace("_", " ").capitalize() if str(files[0]) != "-" else "Journey",
         "columns": columns.model_dump(exclude_none=True),
@@ -244,7 +265,9 @@ def starter_config(sources: Sequence[str | Path], *, csv: CsvOptions | None = No
         parts += ["# Events that start a cart, a checkout, and complete them.", _dump({"cart": cart})]
     if unknown:
         parts.append("# Events not placed in a stage (add them to a stage's `events:` if they belong):")
-        parts += [f"#   {json.dumps(name, ensure_ascii=True)}" for name in unknown]
+        parts += [f"#   {json.dumps(name, ensure_ascii=True)}" for name in unknown[:LISTED_UNPLACED]]
+        if len(unknown) > LISTED_UNPLACED:
+            parts.append(f"#   … and {len(unknown) - LISTED_UNPLACED:,} less frequent ones")
     return "\n".join(parts) + "\n"
 
 
@@ -277,8 +300,8 @@ def validate(journey: JourneyConfig, sources: Sequence[str | Path]) -> Validatio
     named = {e for stage in journey.stages for m in stage.match for e in m.events}
     named |= {*journey.cart.add, *journey.cart.checkout, *journey.cart.purchase}
     present = set(canonical[EVENT].drop_nulls().unique().to_list())
-    summaries = _summaries(canonical)
-    unused = [s for s in summaries if s.event not in named and s.rows >= FREQUENT_SHARE * frame.height]
+    frequent = _summaries(canonical, min_rows=FREQUENT_SHARE * frame.height)
+    unused = [s for s in frequent if s.event not in named]
     shares = canonical.select(
         *(any_matcher_expr(stage.match).fill_null(False).sum().alias(stage.id) for stage in journey.stages)
     ).row(0)

@@ -6,8 +6,10 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+import polars as pl
 
 from journeyctl.errors import UsageError
 
@@ -23,6 +25,23 @@ def write_output(text: str, path: Path | None, *, inputs: Iterable[Path] = ()) -
         sys.stdout.write(text)
         sys.stdout.flush()
         return
+    with replacing(path, inputs=inputs) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def write_parquet_output(frame: pl.DataFrame, path: Path, *, inputs: Iterable[Path] = ()) -> None:
+    """Replace ``path`` atomically with ``frame`` as Parquet (as ``write_output`` does text)."""
+    with replacing(path, inputs=inputs) as tmp:
+        frame.write_parquet(tmp, compression="zstd", statistics=True)
+
+
+@contextlib.contextmanager
+def replacing(path: Path, *, inputs: Iterable[Path]) -> Iterator[str]:
+    """A temporary file beside ``path`` to write, renamed over ``path`` when the block ends
+    without error and removed otherwise; an input, a directory or a missing folder is
+    refused (``UsageError``) before anything is written."""
     target = path.resolve()
     if any(target == Path(p).resolve() for p in inputs):
         raise UsageError(
@@ -37,11 +56,9 @@ def write_output(text: str, path: Path | None, *, inputs: Iterable[Path] = ()) -
     if not target.parent.is_dir():
         raise UsageError("the output folder does not exist", where=str(path), hint="create the folder first")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield tmp
         os.replace(tmp, target)
     except OSError as err:
         raise UsageError(f"cannot write: {err.strerror}", where=str(path)) from None

@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from journeyctl.errors import InputError
 from journeyctl.result import Frozen
 
 PeriodKind = Literal["day", "week", "month"]
@@ -59,14 +60,25 @@ def last_complete_period(kind: PeriodKind, timezone: str, until: datetime) -> Pe
 
 
 def window_closed(period: Period, window: timedelta, observed_until: datetime) -> bool:
-    """True when an entry at the very end of ``period`` had its whole window observed."""
-    return period.end + window <= observed_until
+    """True when an entry at the very end of ``period`` had its whole window observed (never
+    when the window would close after the last date a calendar holds)."""
+    try:
+        return period.end + window <= observed_until
+    except OverflowError:
+        return False
 
 
 def _add(first: date, kind: PeriodKind, n: int) -> date:
-    if kind == "day":
-        return first + timedelta(days=n)
-    if kind == "week":
-        return first + timedelta(weeks=n)
-    months = first.year * 12 + first.month - 1 + n
-    return date(months // 12, months % 12 + 1, 1)
+    try:
+        if kind == "day":
+            return first + timedelta(days=n)
+        if kind == "week":
+            return first + timedelta(weeks=n)
+        months = first.year * 12 + first.month - 1 + n
+        return date(months // 12, months % 12 + 1, 1)
+    except (OverflowError, ValueError):
+        span = f"{abs(n):,} {kind}{'s' if abs(n) != 1 else ''} {'after' if n > 0 else 'before'} {first}"
+        raise InputError(
+            f"{span} is outside the calendar (years 1 to 9999)",
+            hint="look for timestamps near year 1 or 9999 in the data, or ask for fewer or nearer periods",
+        ) from None

@@ -7,21 +7,30 @@ from datetime import timedelta
 
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(us|ms|s|m|h|d|w)")
+MAX_DURATION = timedelta(days=36_500)
 _WHOLE = re.compile(r"(?:\s*\d+(?:\.\d+)?\s*(?:us|ms|s|m|h|d|w))+\s*")
 
 
 def parse_duration(value: object) -> timedelta:
     """A ``timedelta`` from ``"30m"``, ``"1h30m"``, ``"2.5d"``, or a number of seconds.
 
-    Raises ``ValueError`` with the accepted forms for anything else (booleans included).
+    Raises ``ValueError`` with the accepted forms for anything else (booleans included), and
+    for a negative duration or one longer than ``MAX_DURATION`` (100 years: time spans beyond
+    it would reach past the dates a timestamp can hold).
     """
     if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    if isinstance(value, str) and _WHOLE.fullmatch(value):
-        return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in _PART.findall(value)))
-    raise ValueError(f"{value!r} is not a duration; write a number and a unit such as 90s, 30m, 2h, 14d, 1w")
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and _WHOLE.fullmatch(value):
+        seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(value))
+    else:
+        raise ValueError(
+            f"{value!r} is not a duration; write a number and a unit such as 90s, 30m, 2h, 14d, 1w"
+        )
+    if not 0 <= seconds <= MAX_DURATION.total_seconds():  # also refuses nan
+        raise ValueError(f"{value!r} is not a duration from 0s to {duration_text(MAX_DURATION)} (100 years)")
+    return value if isinstance(value, timedelta) else timedelta(seconds=seconds)
 
 
 def format_duration(seconds: float | None) -> str:

@@ -53,6 +53,12 @@ def parse_config(text: str, path: str = "<config>") -> JourneyConfig:
         ) from None
     except yaml.YAMLError as err:
         raise ConfigError(f"not valid YAML: {err}", where=path) from None
+    except RecursionError:
+        raise ConfigError(
+            "the YAML nests too deeply to read",
+            where=path,
+            hint="a journey nests a few levels deep; check the brackets or pass the right file",
+        ) from None
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
         raise ConfigError(
@@ -213,6 +219,8 @@ def _suggest(loc: Loc) -> str:
 
 
 def _hint_for(loc: Loc) -> str | None:
+    if "regex" in loc or (len(loc) > 1 and loc[-2] == "where"):
+        return "a condition is a value or {in, not, not_in, gt, gte, lt, lte, regex}; regex: no look-around"
     if "window" in loc or "timeout" in loc or "within" in loc or "after" in loc:
         return "durations look like 90s, 30m, 2h, 14d or 1w"
     if loc and loc[0] == "stages":

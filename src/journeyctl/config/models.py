@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import polars as pl
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -66,11 +67,21 @@ class Condition(Strict):
         if not self.model_fields_set:
             raise ValueError("a condition needs one of: in, not, not_in, gt, gte, lt, lte, regex")
         if self.regex is not None:
-            try:
-                re.compile(self.regex)
-            except re.error as err:
-                raise ValueError(f"invalid regex {self.regex!r}: {err}") from None
+            problem = regex_problem(self.regex)
+            if problem is not None:
+                raise ValueError(f"invalid regex {self.regex!r}: {problem}")
         return self
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why the matching engine (Rust's regex syntax: no look-around, no backreferences)
+    refuses ``pattern``, or None when it compiles."""
+    try:
+        pl.Series([""], dtype=pl.String).str.contains(pattern)
+    except pl.exceptions.PolarsError as err:
+        lines = str(err).splitlines()
+        return next((x.removeprefix("error: ") for x in lines if x.startswith("error: ")), lines[0])
+    return None
 
 
 class Matcher(Strict):
@@ -99,14 +110,46 @@ class Stage(Strict):
         return self.label or self.id.replace("_", " ").capitalize()
 
 
+# names the loaded frame gives its own columns: a property of one of these names would be lost
+RESERVED_COLUMNS = frozenset(
+    {"user_id", "ts", "event", "session_id", "stage_mask", "_source", "_line", "_raw_ts", "_row"}
+)
+
+
 class Columns(Strict):
-    """File column names for each role; ``properties`` are kept for matching and breakdowns."""
+    """File column names for each role; ``properties`` are kept for matching and breakdowns.
+
+    Every file column plays one role: the roles name different columns, and a property is
+    listed once and is neither a role column nor a name the loaded events use themselves.
+    """
 
     user: str = "user_id"
     time: str = "timestamp"
     event: str = "event"
     session: str | None = None
     properties: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_role_per_column(self) -> Columns:
+        roles = {"user": self.user, "time": self.time, "event": self.event, "session": self.session}
+        seen: dict[str, str] = {}
+        for role, column in roles.items():
+            if column is not None and column in seen:
+                raise ValueError(f"{seen[column]} and {role} both name the column {column!r}")
+            if column is not None:
+                seen[column] = role
+        if len(set(self.properties)) < len(self.properties):
+            twice = next(c for c in self.properties if self.properties.count(c) > 1)
+            raise ValueError(f"property {twice!r} is listed twice")
+        for column in self.properties:
+            if column in seen:
+                raise ValueError(f"property {column!r} is already the {seen[column]} column")
+            if column in RESERVED_COLUMNS:
+                raise ValueError(
+                    f"property {column!r} has a name journeyctl gives its own columns; "
+                    f"map it to a role (user, event, session) or rename it in the file"
+                )
+        return self
 
 
 class CsvOptions(Strict):
@@ -127,11 +170,12 @@ class CsvOptions(Strict):
     @classmethod
     def _known_codec(cls, value: str) -> str:
         try:
-            codecs.lookup(value)
+            # bytes-to-bytes codecs such as base64 or rot13 are codecs too, but not text encodings
+            text = codecs.lookup(value)._is_text_encoding
         except LookupError:
-            raise ValueError(
-                f"unknown encoding {value!r}; use a name such as utf-8, latin-1 or cp1252"
-            ) from None
+            text = False
+        if not text:
+            raise ValueError(f"unknown text encoding {value!r}; use a name such as utf-8, latin-1 or cp1252")
         return value
 
 

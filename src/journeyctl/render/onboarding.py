@@ -36,14 +36,17 @@ def render_events(profile: EventsProfile, *, width: int = 120) -> str:
             _when(event.last_seen),
         )
     title = Text(f"{plural(profile.rows, 'row')} in {plural(len(profile.files), 'file')}", style="bold")
+    more = profile.distinct_events - len(profile.events)
+    unlisted = [Text(f"… and {plural(more, 'less frequent event')}, not listed")] if more else []
     out = io.StringIO()
     text_console(out, width=width, color=False).print(
         Group(
             title,
             Text("Columns", style="bold"),
             columns,
-            Text(f"Events ({len(profile.events)})", style="bold"),
+            Text(f"Events ({profile.distinct_events:,})", style="bold"),
             events,
+            *unlisted,
         )
     )
     return out.getvalue()

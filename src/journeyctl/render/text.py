@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from journeyctl.compare import MetricChange
     from journeyctl.report import Report
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0/C1 controls (ESC starts terminal escape sequences) and the bidirectional overrides and
+# isolates, which reorder what the reader sees (U+202A-202E, U+2066-2069)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 __all__ = [
     "arrow",
@@ -31,6 +33,7 @@ __all__ = [
     "text_console",
     "trend_rows",
     "verdict",
+    "visible",
 ]
 
 
@@ -38,6 +41,13 @@ def safe(text: str) -> str:
     """Text from the data or the config with control and escape characters removed, so a
     value can never move the cursor, recolour or retitle the reader's terminal."""
     return _CONTROL.sub("", text.replace("\t", " ").replace("\n", " "))
+
+
+def visible(text: str) -> str:
+    """A message for the terminal with the control characters of ``safe`` shown as escapes
+    (``\x1b``), line breaks kept: an error quoting a header or a value shows what is there
+    without letting it act on the terminal."""
+    return _CONTROL.sub(lambda found: found.group().encode("unicode_escape").decode(), text)
 
 
 def percent(value: float | None, digits: int = 1) -> str:
