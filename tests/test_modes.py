@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from journeyctl import analyze
+from journeyctl import analyze, check
 from journeyctl.api import funnel_levels, with_funnel_mode
 from journeyctl.config.models import JourneyConfig
 from journeyctl.errors import ConfigError, UsageError
@@ -388,3 +388,9 @@ stages:
     )
     with pytest.raises(ConfigError, match=r"funnel\.exclude: the spans a–c and b–d overlap"):
         analyze(log(("u", 0, "a")), config)
+
+
+def test_excluded_units_is_a_kpi() -> None:
+    # one unit (u) loses loyalty to a refund: a gate allowing none fails, one allowing one passes
+    assert check(REFUND_LOG, refunds(), kpis=["excluded_units<=0"]).exit_code == 1
+    assert check(REFUND_LOG, refunds(), kpis=["excluded_units<=1"]).exit_code == 0

@@ -38,6 +38,10 @@ JOURNEYS = {
     "strict_gaps": modes_journey("order: strict", ", after: 1s"),
     "sessions": modes_journey("count: sessions", extra="sessions: {timeout: 5s}"),
     "hold": modes_journey("hold: [p]"),
+    "hold_exclude_drop_user": modes_journey(
+        "hold: [p], on_exclusion: drop_user, exclude: [{events: [c], between: [s1, s2]}]", ", after: 1s"
+    ),
+    "sessions_strict": modes_journey("order: strict, count: sessions", extra="sessions: {timeout: 4s}"),
     "exclude_keep_best": modes_journey(
         "exclude: [{events: [d], between: [s1, s3]}, {events: [c], where: {p: y}, between: [s3, s4]}]"
     ),
@@ -60,7 +64,7 @@ def users_per_stage(events: pl.DataFrame, config: JourneyConfig) -> list[int]:
 
 
 @pytest.mark.parametrize("name", JOURNEYS)
-@settings(max_examples=settings.default.max_examples // 4)  # thirteen journeys: a quarter each
+@settings(max_examples=settings.default.max_examples // 4)  # fifteen journeys: a quarter each
 @given(events=event_logs(max_users=4, max_events=12, span_s=20))
 def test_modes_agree_with_the_definition(name: str, events: pl.DataFrame) -> None:
     config = JOURNEYS[name]

@@ -345,7 +345,7 @@ def unit_columns(
 ) -> pl.DataFrame:
     """One row per unit: ``user_id``, then ``session_id``, the hold columns or ``attempt``,
     as text read from ``frame`` (the inactivity session number from ``events``)."""
-    source = events[ROW].to_numpy().astype(np.int64)[units.first_rows]
+    source = events[ROW].gather(units.first_rows).to_numpy()
     columns = [frame[USER].cast(pl.String).gather(source)]
     for key in unit_keys(journey)[1:]:
         if key in frame.columns:
