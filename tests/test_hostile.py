@@ -203,3 +203,12 @@ def test_quarantine_and_output_cannot_share_a_file(tmp_path: Path) -> None:
     message = "-o and --bad-rows quarantine name the same file"
     assert err == f"error: {target}: {message}\n  hint: give each its own file\n"
     assert target.read_text() == "kept\n"
+
+
+def test_a_file_named_parquet_that_is_not_parquet_is_an_input_error(tmp_path: Path) -> None:
+    # its rows are counted (to size the buckets) before it is read: that failed as exit 3
+    fake = tmp_path / "events.parquet"
+    fake.write_text("user_id,timestamp,event\n")
+    code, out, err = run("analyze", str(fake), "-c", str(TINY_YAML))
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: {fake}: cannot read the events: parquet: File out of specification")

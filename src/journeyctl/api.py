@@ -139,7 +139,10 @@ def checked_facts(
     """The facts (``facts_of`` the checked events) and the data-quality counts: in memory
     at once, or bucket by bucket when the files are too large for ``memory_limit``."""
     files = None if isinstance(events, pl.DataFrame) else expand_sources(events)
-    buckets = 1 if files is None or STDIN in map(str, files) else bucket_count(files, memory_limit)
+    buckets = 1
+    if files is not None and STDIN not in map(str, files):
+        with polars_errors(files):  # a broken Parquet footer fails already when rows are counted
+            buckets = bucket_count(files, memory_limit)
     if files is not None and buckets > 1:
         policy = parse_bad_rows(bad_rows) if isinstance(bad_rows, str) else bad_rows
         with polars_errors(files):
