@@ -346,3 +346,54 @@ def test_bad_export_spec_is_refused_with_the_syntax() -> None:
         "  hint: write [reached|dropped|pending:]STAGE=FILE, e.g. --export-users reached:purchase=buyers.csv "
         "or --export-users dropped:consideration=lost.csv\n"
     )
+
+
+# --- the same input options on every command that reads events --------------------------------
+
+OVERALL_AT_LEAST_90 = "overall_conversion>=0.9"
+
+
+@pytest.mark.parametrize(
+    ("options", "code"),
+    [
+        # u1 (email, 10:00) purchases; u2 (social, 11:00) and u3 (ad, 12:00) do not: 1/3 overall
+        ((), 1),
+        # only u1's rows remain: 1/1
+        (("--where", "channel = email"), 0),
+        # entries before 11:00 (exclusive) leave u1 alone: 1/1
+        (("--until", "2026-01-01T11:00"), 0),
+        # entries from 10:30 on are u2 and u3, who convert 0/2
+        (("--since", "2026-01-01T10:30"), 1),
+    ],
+)
+def test_check_takes_the_input_filters_of_analyze(options: tuple[str, ...], code: int) -> None:
+    assert run("check", TINY, "-c", TINY_YAML, "--kpi", OVERALL_AT_LEAST_90, *options)[0] == code
+
+
+def test_check_takes_bad_rows_and_dedupe() -> None:
+    hostile = DATA / "hostile"
+    # 4 rows, 3 of them bad: refused by default, one event left with skip (and a warning)
+    bad = str(hostile / "bad_rows.csv")
+    assert run("check", bad, "-c", TINY_YAML, "--kpi", "events<=1")[0] == 2
+    code, out, err = run("check", bad, "-c", TINY_YAML, "--kpi", "events<=1", "--bad-rows", "skip")
+    assert (code, err) == (0, "warning: 3 bad rows left out (skip)\n")
+    assert "1 passed · 0 warnings · 0 failed · 0 errors → exit 0" in out
+    # u1's landing_view appears twice: 4 events, 3 once the copy is dropped
+    twice = str(hostile / "duplicates_and_odd_times.csv")
+    assert run("check", twice, "-c", TINY_YAML, "--kpi", "events<=3")[0] == 1
+    code, out, _ = run("check", twice, "-c", TINY_YAML, "--kpi", "events<=3", "--dedupe", "-f", "json")
+    assert code == 0
+    assert json.loads(out)["data_quality"]["duplicates_dropped"] == 1
+
+
+def test_validate_takes_delimiter_and_encoding_over_the_config() -> None:
+    messy = DATA / "messy"
+    # forced to ',' the semicolon file is one column, so the mapped ones are missing
+    code, out, err = run("validate", str(messy / "semicolon.csv"), "-c", TINY_YAML, "--delimiter", ",")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: {messy / 'semicolon.csv'}: no column 'user_id', 'timestamp', 'event'")
+    assert run("validate", str(messy / "semicolon.csv"), "-c", TINY_YAML, "--delimiter", ";")[0] == 0
+    # the Latin-1 file reads only with its encoding
+    assert run("validate", str(messy / "latin1.csv"), "-c", TINY_YAML)[0] == 2
+    code, out, _ = run("validate", str(messy / "latin1.csv"), "-c", TINY_YAML, "--encoding", "latin-1")
+    assert code == 0 and out.startswith("7 rows")

@@ -232,6 +232,7 @@ def _bounce_groups(sessions: pl.DataFrame, column: str) -> list[BounceGroup]:
     grouped = (
         sessions.group_by(column)
         .agg(pl.len().alias("sessions"), pl.col("bounced").sum().alias("bounced"))
+        .with_columns(pl.col(column).cast(pl.String))  # ties in text order, also from categories
         .sort(["sessions", column], descending=[True, False])
     )
     return [

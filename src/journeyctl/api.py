@@ -205,10 +205,14 @@ def focused_facts(
     return replace(facts, last_ts=frame[TS].max() if frame.height else None)  # type: ignore[arg-type]
 
 
-def csv_options(*, delimiter: str = "auto", encoding: str = "utf-8") -> CsvOptions:
-    """CSV options from the command line, checked like the config's ``csv:`` key."""
+def csv_options(
+    *, delimiter: str | None = None, encoding: str | None = None, base: CsvOptions | None = None
+) -> CsvOptions:
+    """CSV options from the command line, checked like the config's ``csv:`` key; an option
+    not given keeps its value in ``base`` (the config's ``csv:``, or the defaults)."""
+    given = {k: v for k, v in (("delimiter", delimiter), ("encoding", encoding)) if v is not None}
     try:
-        return CsvOptions(delimiter=delimiter, encoding=encoding)
+        return CsvOptions(**{**(base or CsvOptions()).model_dump(), **given})
     except ValidationError as err:
         raise UsageError(err.errors()[0]["msg"].removeprefix("Value error, "), hint="see --help") from None
 
@@ -356,10 +360,16 @@ def check(
     kpis: Sequence[str] = (),
     fail_on: Severity = "fail",
     exclude_pending: bool = False,
+    bad_rows: BadRowPolicy | str = "fail",
+    dedupe: bool = False,
+    where: Sequence[str] = (),
+    since: str | date | datetime | None = None,
+    until: str | date | datetime | None = None,
 ) -> CheckReport:
     """Analyse ``events`` and judge the config's KPIs plus ``kpis`` expressions
     (``"overall_conversion>=0.02"``); the report carries the verdicts and the exit code.
-    ``exclude_pending`` judges rates without pending units (as ``analyze`` computes them).
+    ``exclude_pending``, ``bad_rows``, ``dedupe``, ``where``, ``since`` and ``until`` shape
+    the analysis exactly as they do for ``analyze``.
 
     Expressions are parsed before any event is read, so a typo fails fast (``UsageError``).
     """
@@ -375,5 +385,16 @@ def check(
     wanted = [k.metric.split(".")[1].split(SEPARATOR) for k in kpis_named if k.metric.startswith("by.")]
     by = list({SEPARATOR.join(c): c for c in [*journey.breakdowns.by, *wanted]}.values())
     # no top N here: a KPI may name any value that occurs
-    result = analyze(events, journey, by=by, top=UNFOLDED if by else None, exclude_pending=exclude_pending)
+    result = analyze(
+        events,
+        journey,
+        by=by,
+        top=UNFOLDED if by else None,
+        exclude_pending=exclude_pending,
+        bad_rows=bad_rows,
+        dedupe=dedupe,
+        where=where,
+        since=since,
+        until=until,
+    )
     return evaluate(result, journey.kpis, extra=extra, fail_on=fail_on)

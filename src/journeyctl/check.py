@@ -23,7 +23,7 @@ from journeyctl.breakdown import listing
 from journeyctl.config.durations import format_duration
 from journeyctl.config.models import Bound, JourneyConfig, Kpi, Severity
 from journeyctl.errors import ExitCode
-from journeyctl.result import AnalysisResult, BreakdownValue, Frozen, StageResult
+from journeyctl.result import AnalysisResult, BreakdownValue, DataQuality, Frozen, StageResult
 
 CHECK_SCHEMA_VERSION = 1
 Unit = Literal["rate", "count", "duration"]
@@ -194,6 +194,7 @@ class CheckReport(Frozen):
     errors: int
     exit_code: int
     verdicts: list[Verdict]
+    data_quality: DataQuality | None = None  # what loading found (bad rows skipped, duplicates)
 
 
 def evaluate(
@@ -223,6 +224,7 @@ def evaluate(
         errors=count[Status.error],
         exit_code=ExitCode.KPI_FAILED if breaking else ExitCode.OK,
         verdicts=verdicts,
+        data_quality=result.data_quality,
     )
 
 

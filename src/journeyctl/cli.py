@@ -82,6 +82,47 @@ CountOption = Annotated[
     ),
 ]
 WidthOption = Annotated[int | None, typer.Option(help="Table width in characters (default: the terminal's).")]
+BadRowsOption = Annotated[
+    str,
+    typer.Option(
+        "--bad-rows",
+        help="Rows without user, event or a parseable time: fail, skip or quarantine=FILE.",
+    ),
+]
+DedupeOption = Annotated[bool, typer.Option("--dedupe", help="Drop identical duplicate events.")]
+WhereOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--where",
+        metavar="EXPR",
+        help="Keep only event rows whose property passes, e.g. 'channel in (email, social)', "
+        "'plan != free', 'value >= 100'; repeatable (all must pass).",
+    ),
+]
+SinceOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="DATE",
+        help="Only funnel entries from this day's midnight (or a YYYY-MM-DDTHH:MM) on, "
+        "in the config's time zone.",
+    ),
+]
+UntilOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="DATE",
+        help="Only funnel entries through the end of this day (or before a YYYY-MM-DDTHH:MM); "
+        "later steps still count.",
+    ),
+]
+DelimiterOption = Annotated[
+    str | None,
+    typer.Option(help="CSV delimiter, one character, or auto to sniff it (default: the config's, or auto)."),
+]
+EncodingOption = Annotated[
+    str | None,
+    typer.Option(help="Text encoding of CSV files, e.g. latin-1 (default: the config's, else utf-8)."),
+]
 _state = {"debug": False}
 
 
@@ -143,14 +184,8 @@ def analyze(
     ] = Format.table,
     output: OutputOption = None,
     width: WidthOption = None,
-    bad_rows: Annotated[
-        str,
-        typer.Option(
-            "--bad-rows",
-            help="Rows without user, event or a parseable time: fail, skip or quarantine=FILE.",
-        ),
-    ] = "fail",
-    dedupe: Annotated[bool, typer.Option("--dedupe", help="Drop identical duplicate events.")] = False,
+    bad_rows: BadRowsOption = "fail",
+    dedupe: DedupeOption = False,
     by: Annotated[
         list[str] | None,
         typer.Option(
@@ -180,31 +215,9 @@ def analyze(
             help="Test each value against this one (an A/B control) instead of against the rest.",
         ),
     ] = None,
-    where: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--where",
-            metavar="EXPR",
-            help="Keep only event rows whose property passes, e.g. 'channel in (email, social)', "
-            "'plan != free', 'value >= 100'; repeatable (all must pass).",
-        ),
-    ] = None,
-    since: Annotated[
-        str | None,
-        typer.Option(
-            metavar="DATE",
-            help="Only funnel entries from this day's midnight (or a YYYY-MM-DDTHH:MM) on, "
-            "in the config's time zone.",
-        ),
-    ] = None,
-    until: Annotated[
-        str | None,
-        typer.Option(
-            metavar="DATE",
-            help="Only funnel entries through the end of this day (or before a YYYY-MM-DDTHH:MM); "
-            "later steps still count.",
-        ),
-    ] = None,
+    where: WhereOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     exclude_pending: Annotated[
         bool,
         typer.Option(
@@ -322,14 +335,22 @@ def check(
     ] = False,
     order: OrderOption = None,
     count: CountOption = None,
+    bad_rows: BadRowsOption = "fail",
+    dedupe: DedupeOption = False,
+    where: WhereOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
 ) -> None:
     """Check the journey's KPIs against their thresholds: a CI gate.
 
     Exit code 0 when no KPI failed (warnings allowed), 1 when a KPI failed or cannot be
     computed, 2 for invalid input. With GITHUB_ACTIONS=true, also prints ::error/::warning
-    annotations and appends a Markdown table to $GITHUB_STEP_SUMMARY.
+    annotations and appends a Markdown table to $GITHUB_STEP_SUMMARY. --bad-rows, --dedupe,
+    --where, --since and --until shape the analysis as they do for analyze.
 
     Example: journeyctl check exports/latest.csv -c journey.yaml --junit kpi.xml
+
+    Example: journeyctl check events.csv -c journey.yaml --where 'channel = email' --since 2026-10-01
     """
     with reporting_errors():
         inputs = [config, *map(Path, events)]
@@ -338,12 +359,25 @@ def check(
                 "--junit and -o name the same file", where=str(junit), hint="give each its own file"
             )
         journey = api.with_funnel_mode(load_config(config), order=order, count=count)
-        report = api.check(events, journey, kpis=kpi or [], fail_on=fail_on, exclude_pending=exclude_pending)
+        report = api.check(
+            events,
+            journey,
+            kpis=kpi or [],
+            fail_on=fail_on,
+            exclude_pending=exclude_pending,
+            bad_rows=bad_rows,
+            dedupe=dedupe,
+            where=where or [],
+            since=since,
+            until=until,
+        )
         to_terminal = output is None and stdout_is_terminal()
         text = render_report(report, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
         if junit is not None:
             write_output(render_junit(report), junit, inputs=inputs)
         write_output(text, output, inputs=inputs)
+        if report.data_quality is not None:
+            _report_skipped(report.data_quality)
         if os.environ.get("GITHUB_ACTIONS") == "true":
             # workflow commands are read from stdout and stderr alike; keep stdout parseable
             stream = sys.stderr if fmt is CheckFormat.json and output is None else sys.stdout
@@ -438,15 +472,11 @@ def _terminal_width(to_terminal: bool) -> int:
     return 120
 
 
-DelimiterOption = Annotated[str, typer.Option(help="CSV delimiter (auto: sniffed).")]
-EncodingOption = Annotated[str, typer.Option(help="Text encoding of CSV files.")]
-
-
 @app.command()
 def events(
     sources: EventsArgument,
-    delimiter: DelimiterOption = "auto",
-    encoding: EncodingOption = "utf-8",
+    delimiter: DelimiterOption = None,
+    encoding: EncodingOption = None,
 ) -> None:
     """List the distinct events (rows, users, first and last seen) and the columns with their roles.
 
@@ -462,8 +492,8 @@ def events(
 @app.command()
 def init(
     sources: EventsArgument,
-    delimiter: DelimiterOption = "auto",
-    encoding: EncodingOption = "utf-8",
+    delimiter: DelimiterOption = None,
+    encoding: EncodingOption = None,
 ) -> None:
     """Print a commented starter journey YAML inferred from the data (columns, stages in journey order).
 
@@ -483,14 +513,8 @@ def convert(
     config: Annotated[
         Path, typer.Option("--config", "-c", help="Journey YAML: which columns to keep and how to read time.")
     ] = JOURNEY_YAML,
-    bad_rows: Annotated[
-        str,
-        typer.Option(
-            "--bad-rows",
-            help="Rows without user, event or a parseable time: fail, skip or quarantine=FILE.",
-        ),
-    ] = "fail",
-    dedupe: Annotated[bool, typer.Option("--dedupe", help="Drop identical duplicate events.")] = False,
+    bad_rows: BadRowsOption = "fail",
+    dedupe: DedupeOption = False,
 ) -> None:
     """Convert exports to one Parquet file that later runs read several times faster.
 
@@ -513,11 +537,17 @@ def convert(
 def validate(
     sources: EventsArgument,
     config: Annotated[Path, typer.Option("--config", "-c", help="Journey YAML to check.")] = JOURNEY_YAML,
+    delimiter: DelimiterOption = None,
+    encoding: EncodingOption = None,
 ) -> None:
     """Check a journey YAML against the data: missing events, unused frequent events, rows per stage.
+
+    --delimiter and --encoding override the config's `csv:` key.
 
     Example: journeyctl validate -c journey.yaml exports/*.csv
     """
     with reporting_errors():
-        report = onboarding.validate(load_config(config), sources)
+        journey = load_config(config)
+        csv = api.csv_options(delimiter=delimiter, encoding=encoding, base=journey.csv)
+        report = onboarding.validate(journey.model_copy(update={"csv": csv}), sources)
         write_output(render_validation(report, width=_terminal_width(stdout_is_terminal())), None)
