@@ -169,3 +169,37 @@ def test_init_names_some_unplaced_events_and_counts_the_rest(
     code, out, _ = run("init", str(_many_names(tmp_path)))
     assert code == 0
     assert out.endswith('#   "zeta"\n#   "eta"\n#   … and 3 less frequent ones\n')
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        # the config was loaded before the user list was written over it
+        (("analyze", "--export-users", "awareness={c}"), "-c and --export-users name the same file"),
+        (("analyze", "--bad-rows", "quarantine={c}"), "-c and --bad-rows quarantine name the same file"),
+        (("check", "--kpi", "users>=1", "--junit", "{c}"), "-c and --junit name the same file"),
+        (("convert", "-o", "{c}"), "-c and -o name the same file"),
+    ],
+)
+def test_no_output_replaces_the_config(options: tuple[str, ...], message: str, tmp_path: Path) -> None:
+    config = tmp_path / "journey.yaml"
+    config.write_text(TINY_YAML.read_text())
+    command, *rest = (o.format(c=config) for o in options)
+    assert run(command, str(TINY), "-c", str(config), *rest) == (
+        2,
+        "",
+        f"error: {config}: {message}\n  hint: give each its own file\n",
+    )
+    assert config.read_text() == TINY_YAML.read_text()
+
+
+def test_quarantine_and_output_cannot_share_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    target.write_text("kept\n")
+    code, out, err = run(
+        "analyze", str(TINY), "-c", str(TINY_YAML), "--bad-rows", f"quarantine={target}", "-o", str(target)
+    )
+    assert (code, out) == (2, "")
+    message = "-o and --bad-rows quarantine name the same file"
+    assert err == f"error: {target}: {message}\n  hint: give each its own file\n"
+    assert target.read_text() == "kept\n"

@@ -19,9 +19,10 @@ from journeyctl.config.loading import load_config
 from journeyctl.config.models import Count, Order, Severity
 from journeyctl.errors import ExitCode, JourneyctlError, UsageError
 from journeyctl.followup import export_target
-from journeyctl.output import append_output, stdout_is_terminal, write_output
+from journeyctl.output import append_output, refuse_clashes, stdout_is_terminal, write_output
 from journeyctl.periods import PeriodKind
 from journeyctl.progress import progress_display
+from journeyctl.quality import parse_bad_rows
 from journeyctl.render import CheckFormat, Format, ReportFormat, render, render_period_report, render_report
 from journeyctl.render.github import render_annotations, render_step_summary
 from journeyctl.render.junit import render_junit
@@ -262,11 +263,8 @@ def analyze(
     --since 2026-10-01 --until 2026-10-31 --after-drop-off consideration
     """
     with reporting_errors():
-        targets = [export_target(spec) for spec in export_users or []]
-        if output is not None and output.resolve() in [t.resolve() for t in targets]:
-            raise UsageError(
-                "--export-users and -o name the same file", where=str(output), hint="give each its own file"
-            )
+        exports = [("--export-users", export_target(spec)) for spec in export_users or []]
+        refuse_clashes([("-c", config), *exports, ("-o", output), quarantine_file(bad_rows)])
         with progress_display(enabled=not quiet and sys.stderr.isatty()) as progress:
             result = api.analyze(
                 events,
@@ -294,6 +292,11 @@ def analyze(
             typer.echo(
                 f"wrote {plural(export.users, 'user id')} ({export.selection}) to {export.path}", err=True
             )
+
+
+def quarantine_file(bad_rows: str) -> tuple[str, Path | None]:
+    """The file ``--bad-rows quarantine=FILE`` writes to, for ``refuse_clashes``."""
+    return ("--bad-rows quarantine", parse_bad_rows(bad_rows).quarantine)
 
 
 def _report_skipped(quality: DataQuality) -> None:
@@ -354,10 +357,7 @@ def check(
     """
     with reporting_errors():
         inputs = [config, *map(Path, events)]
-        if junit is not None and output is not None and junit.resolve() == output.resolve():
-            raise UsageError(
-                "--junit and -o name the same file", where=str(junit), hint="give each its own file"
-            )
+        refuse_clashes([("-c", config), ("--junit", junit), ("-o", output), quarantine_file(bad_rows)])
         journey = api.with_funnel_mode(load_config(config), order=order, count=count)
         report = api.check(
             events,
@@ -525,6 +525,7 @@ def convert(
     Example: journeyctl convert exports/*.csv -c journey.yaml -o events.parquet
     """
     with reporting_errors():
+        refuse_clashes([("-c", config), ("-o", output), quarantine_file(bad_rows)])
         quality = api.convert(events, load_config(config), output, bad_rows=bad_rows, dedupe=dedupe)
         _report_skipped(quality)
         typer.echo(

@@ -6,7 +6,7 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -65,6 +65,23 @@ def replacing(path: Path, *, inputs: Iterable[Path]) -> Iterator[str]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def refuse_clashes(files: Sequence[tuple[str, Path | None]]) -> None:
+    """Each option names its own file: no output replaces the config or another output.
+
+    ``files`` pairs an option with the file it names (None or ``-``: not given); an option
+    named twice (several ``--export-users``) is checked where it is parsed.
+    """
+    seen: dict[Path, str] = {}
+    for option, path in files:
+        if path is None or str(path) == "-":
+            continue
+        first = seen.setdefault(path.resolve(), option)
+        if first != option:
+            raise UsageError(
+                f"{first} and {option} name the same file", where=str(path), hint="give each its own file"
+            )
 
 
 def append_output(text: str, path: Path) -> None:

@@ -67,10 +67,6 @@ def matcher_expr(matcher: Matcher | Exclusion) -> pl.Expr:
     return expr
 
 
-def event_in_expr(names: Sequence[str]) -> pl.Expr:
-    return pl.col(EVENT).is_in(list(names))
-
-
 def condition_expr(column: pl.Expr, condition: Condition) -> pl.Expr:
     """A property test on text values; numbers compare numerically, null never passes.
 
