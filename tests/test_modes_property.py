@@ -115,5 +115,7 @@ def test_reported_paths_are_valid_and_earliest(name: str, events: pl.DataFrame) 
             ref_level, ref_entry, ref_last = expected[key][keys[ATTEMPT][unit] - 1]
             assert (level, t_last) == (ref_level, ref_last)
             assert units.levels.last_entry[unit] == int(ref_entry.timestamp() * 1_000_000)
+        elif reference.unit_level(unit_rows, config) == 0:  # never entered, or removed (drop_user)
+            assert (level, t_first, t_last) == (0, None, None)
         else:
             assert (level, t_first, t_last) == reference.best_path(unit_rows, config)
