@@ -16,15 +16,17 @@ from hypothesis import given
 from typer.testing import CliRunner
 
 from journeyctl import analyze, api
+from journeyctl.aggregate import summarize
 from journeyctl.api import funnel_levels
 from journeyctl.breakdown import segment_tests
 from journeyctl.check import path_problem
 from journeyctl.cli import app
 from journeyctl.errors import ConfigError, UsageError
+from journeyctl.facts import concat_facts, user_facts
 from journeyctl.render import Format, render
 from journeyctl.render.csv import render_csv
-from journeyctl.result import AnalysisResult, Breakdown
-from journeyctl.stats import fisher_exact
+from journeyctl.result import AnalysisResult, Breakdown, rate
+from journeyctl.stats import benjamini_hochberg, fisher_exact
 from tests import reference
 from tests.conftest import Golden
 from tests.events import journey, log
@@ -375,6 +377,16 @@ def test_breakdown_counts_sum_to_the_funnel_and_follow_the_definition(
     sums = [sum(column) for column in zip(*per_value.values(), strict=True)] or [0] * len(overall)
     assert sums == overall
     assert all(n > 0 for n in (v.users for v in only(result).values))  # no empty rows
+    first = 1 if attribution != "s2" else 2  # a stage attribution tests only the steps after it
+    for name, counts in per_value.items():
+        for k in range(first, len(overall)):
+            test = next(v for v in only(result).values if v.value == name).stages[k].significance
+            if name == "(other)":
+                assert test is None
+                continue
+            # against the rest: everyone else, never a total containing the value
+            assert test is not None and test.rate == rate(counts[k], counts[k - 1])
+            assert test.other_rate == rate(overall[k] - counts[k], overall[k - 1] - counts[k - 1])
 
     # every unit's value is one the definition allows (rows sharing a timestamp may fill a
     # path in several ways), and grouping the reference levels by it gives the same counts
@@ -516,3 +528,65 @@ def test_against_a_control_the_reason_names_it() -> None:
     assert result.pain_points[0].reasons[-1] == (
         "channel=x converts significantly worse here than channel=y (25.0% vs 75.0%, q<0.001)"
     )
+
+
+def test_the_family_is_every_step_and_overall_test_of_the_breakdown() -> None:
+    tests = segment_tests({"x": [50, 40, 20], "y": [50, 30, 10]}, [100, 70, 30])
+    keys = [("x", 1), ("x", 2), ("x", -1), ("y", 1), ("y", 2), ("y", -1)]
+    assert sorted(tests) == sorted(keys)
+    # x against the rest (= y here): 40/50 vs 30/50, 20/40 vs 10/30, overall 20/50 vs 10/50
+    assert [tests[k].rate for k in keys[:3]] == [0.8, 0.5, 0.4]
+    assert [tests[k].other_rate for k in keys[:3]] == [0.6, 1 / 3, 0.2]
+    q = benjamini_hochberg([tests[k].p_value for k in keys])
+    assert [tests[k].q_value for k in keys] == q
+
+
+def test_csv_rows_carry_the_test_of_each_step() -> None:
+    out = render_csv(analyze(converting({"x": (40, 10), "y": (40, 30)}), AB, by=["channel"]))
+    rows = [r for r in csv.DictReader(io.StringIO(out)) if r["breakdown"] == "channel" and r["id"] == "b"]
+    assert [(r["value"], r["users"], r["against"], r["test"], r["significant"]) for r in rows] == [
+        ("x", "10", "rest", "z", "True"),
+        ("y", "30", "rest", "z", "True"),
+    ]
+    # Wilson, 10/40: centre (0.25 + 1.96²/80) / (1 + 1.96²/40) = 0.27190, half-width
+    # 1.96 × sqrt(0.25 × 0.75/40 + 1.96²/6400) / 1.09604 = 0.13004
+    interval = (float(rows[0]["conversion_low"]), float(rows[0]["conversion_high"]))
+    assert interval == pytest.approx((0.14187, 0.40194), abs=5e-5)
+
+
+def test_breakdowns_from_user_partitions_equal_the_whole() -> None:
+    config = ABC.model_copy(update={"breakdowns": ABC.breakdowns.model_copy(update={"by": [["channel"]]})})
+    whole = summarize(user_facts(ATTRIBUTION, config), config)
+    parts = [
+        ATTRIBUTION.filter(pl.col("user_id").is_in(users)) for users in (["u1", "u4"], ["u2", "u3", "u5"])
+    ]
+    merged = summarize(concat_facts([user_facts(part, config) for part in parts]), config)
+    assert merged.breakdowns == whole.breakdowns and rows(only(merged))["email"] == [1, 1, 1]
+
+
+def test_exclude_pending_leaves_pending_units_out_of_each_group() -> None:
+    config = journey(
+        """
+funnel: {window: 50s}
+columns: {properties: [channel]}
+stages:
+  - {id: a, match: [{events: [a]}]}
+  - {id: b, match: [{events: [b]}]}
+"""
+    )
+    # x: u1 converts, u2 is lost (its window closed at 50s), u3 enters at 100s, the end of
+    # the data, so is pending; y: v1 is lost. Without u3: x 1 of 2, y (the rest) 0 of 1
+    events = log(
+        ("u1", 0, "a", "x"),
+        ("u1", 1, "b"),
+        ("u2", 0, "a", "x"),
+        ("u3", 100, "a", "x"),
+        ("v1", 0, "a", "y"),
+        properties=("channel",),
+    )
+    x = only(analyze(events, config, by=["channel"], exclude_pending=True)).values[0]
+    test = x.stages[1].significance
+    assert test is not None and (test.rate, test.other_rate) == (0.5, 0.0)
+    assert (x.stages[1].conversion, x.overall_conversion, x.stages[1].pending) == (0.5, 0.5, 1)
+    counted = only(analyze(events, config, by=["channel"])).values[0]
+    assert counted.stages[1].significance is not None and counted.stages[1].significance.rate == 1 / 3

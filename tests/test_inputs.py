@@ -13,11 +13,12 @@ import yaml
 from typer.testing import CliRunner
 
 from journeyctl import analyze
+from journeyctl.api import read_events
 from journeyctl.cli import app
 from journeyctl.config.loading import load_config, parse_config
 from journeyctl.load import epoch_expr, expand_sources, file_kind, sniff_delimiter
 from journeyctl.onboarding import journey_position, profile_events, starter_config, validate
-from journeyctl.quality import parse_bad_rows
+from journeyctl.quality import parse_bad_rows, repeated_rows
 
 DATA = Path(__file__).parent / "data"
 MESSY = DATA / "messy"
@@ -371,6 +372,43 @@ def test_validate_names_a_column_the_files_lack() -> None:
         "uid, timestamp, event, channel\n"
         "  hint: map the file's column names under `columns:` in the journey YAML\n"
     )
+
+
+def test_repeated_rows_are_exactly_the_later_copies_of_identical_rows() -> None:
+    # rows 2 and 4 repeat rows 0 and 3 (nulls equal nulls); row 5 differs from row 0 only in b
+    events = pl.DataFrame({"a": [1, 2, 1, None, None, 1], "b": ["x", "y", "x", None, None, "z"]})
+    assert repeated_rows(events).to_list() == [False, False, True, False, True, False]
+    assert repeated_rows(events.head(0)).to_list() == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected_utc"),
+    [
+        ("2026-01-05T10:00:00Z", datetime(2026, 1, 5, 10, tzinfo=UTC)),  # Z is UTC whatever the zone
+        ("2026-01-05 10:00:00Z", datetime(2026, 1, 5, 10, tzinfo=UTC)),
+        ("2026-01-05T10:00:00", datetime(2026, 1, 5, 9, tzinfo=UTC)),  # naive: Berlin is UTC+1 in January
+        ("2026-07-05 10:00:00", datetime(2026, 7, 5, 8, tzinfo=UTC)),  # and UTC+2 in July
+        ("2026-01-05T10:00:00.5+01:00", datetime(2026, 1, 5, 9, 0, 0, 500_000, tzinfo=UTC)),
+    ],
+)
+def test_detected_layouts_read_z_as_utc_and_naive_times_in_the_zone(
+    text: str, expected_utc: datetime, tmp_path: Path
+) -> None:
+    source = tmp_path / "events.csv"
+    source.write_text(f"user_id,timestamp,event,channel\nu1,{text},visit,ad\n")
+    config = load_config(TINY_YAML).model_copy(update={"timezone": "Europe/Berlin"})
+    frame = read_events([source], config)
+    assert frame["ts"].to_list() == [expected_utc]
+
+
+def test_a_layout_detected_on_the_sample_leaves_other_rows_to_the_full_parser(tmp_path: Path) -> None:
+    # the first 256 rows fix the fast layout; the last row has an offset and is repaired
+    rows = "".join(f"u1,2026-01-05T10:00:{i % 60:02d}Z,visit,ad\n" for i in range(300))
+    source = tmp_path / "events.csv"
+    source.write_text(f"user_id,timestamp,event,channel\n{rows}u2,2026-01-05T12:00:00+02:00,visit,ad\n")
+    frame = read_events([source], load_config(TINY_YAML))
+    assert frame.height == 301
+    assert frame["ts"][-1] == datetime(2026, 1, 5, 10, tzinfo=UTC)
 
 
 def test_in_memory_frame_keeps_aware_timestamps_and_reads_naive_ones_in_the_zone() -> None:

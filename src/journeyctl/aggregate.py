@@ -147,7 +147,7 @@ def summarize(facts: Facts, journey: JourneyConfig, *, exclude_pending: bool = F
         )
         return [BreakdownStage.model_validate({**c.metrics(), "significance": None}) for c in found]
 
-    breakdowns = breakdown_results(facts.funnel, journey, [c.users for c in counts], counts_of=counts_of)
+    breakdowns = breakdown_results(facts.funnel, journey, counts, counts_of=counts_of)
     stage_ids = [stage.id for stage in journey.stages]
     pain = merge_pain_points(
         find_pain_points(counts, max_drop_off=journey.pain_points.max_drop_off),

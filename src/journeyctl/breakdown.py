@@ -10,7 +10,9 @@ the facts of all units into one ``Breakdown`` per requested column (or pair of c
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import numpy as np
 import polars as pl
@@ -38,6 +40,16 @@ PREFIX = "by:"  # facts column holding a property's attributed value
 RULES = ("first_touch", "last_touch")
 UNFOLDED = 2**31  # a top that keeps every value
 StageCountsFn = Callable[[pl.DataFrame], list[BreakdownStage]]
+
+
+class Reached(Protocol):
+    """A stage's units reaching it and lost on the way (``StageCounts``, ``StageMetrics``)."""
+
+    @property
+    def users(self) -> int: ...
+
+    @property
+    def lost(self) -> int | None: ...
 
 
 def breakdown_settings(
@@ -164,12 +176,14 @@ def label_expr(columns: Sequence[str], *, step: int | None) -> pl.Expr:
 def breakdown_results(
     funnel: pl.DataFrame,
     journey: JourneyConfig,
-    overall: Sequence[int],
+    overall: Sequence[Reached],
     *,
     counts_of: StageCountsFn,
 ) -> list[Breakdown]:
-    """One breakdown per entry of ``journey.breakdowns.by``; ``overall`` is units per stage of
-    the whole funnel and ``counts_of`` computes the stage metrics of a subset of ``funnel``."""
+    """One breakdown per entry of ``journey.breakdowns.by``; ``overall`` is the whole
+    funnel's stages and ``counts_of`` computes the stage metrics of a subset of ``funnel``."""
+    overall_left_out = pending_left_out(overall)
+    overall_units = [s.users for s in overall]
     settings = journey.breakdowns
     step = attribution_step(journey)
     entered = funnel.filter(pl.col("level") >= 1)
@@ -185,7 +199,9 @@ def breakdown_results(
         metrics = {name: counts_of(labelled.filter(value == name)) for name in names}
         tests = segment_tests(
             {name: [s.users for s in stages] for name, stages in metrics.items()},
-            overall,
+            overall_units,
+            left_out={name: pending_left_out(stages) for name, stages in metrics.items()}
+            | {"": overall_left_out},
             control=control,
             first_tested=1 if step is None else step + 1,
             overall_tested=step is None or step == 0,
@@ -201,7 +217,7 @@ def breakdown_results(
                 top=settings.top,
                 min_sample=settings.min_sample,
                 folded_values=folded,
-                values=_values(metrics, tests, overall[0] if overall else 0),
+                values=_values(metrics, tests, overall_units[0] if overall else 0),
             )
         )
     return results
@@ -225,6 +241,7 @@ def segment_tests(
     units: dict[str, list[int]],
     overall: Sequence[int],
     *,
+    left_out: dict[str, list[int]] | None = None,
     control: str | None = None,
     first_tested: int = 1,
     overall_tested: bool = True,
@@ -232,28 +249,36 @@ def segment_tests(
 ) -> dict[tuple[str, int], SegmentTest]:
     """The tests of one breakdown, keyed by (value, stage index; -1 for overall conversion).
 
-    ``units[value][k]`` is the value's units reaching stage k, ``overall[k]`` everyone's. The
-    step conversion into each stage from index ``first_tested`` on, and (when
-    ``overall_tested`` and there are more than two stages, else it is the one step) the
-    overall conversion, of each value against every other unit (``overall`` minus the value)
-    or against ``control``'s units (nothing is tested when the control has no units). ``(other)``
-    and the control are not tested. The family of the Benjamini–Hochberg adjustment is every
-    test returned here.
+    ``units[value][k]`` is the value's units reaching stage k, ``overall[k]`` everyone's;
+    ``left_out[value][k]`` (and ``left_out[""]`` for everyone) the pending units that
+    ``--exclude-pending`` takes out of the denominator of the step into k. The step
+    conversion into each stage from index ``first_tested`` on, and (when ``overall_tested``
+    and there are more than two stages, else it is the one step) the overall conversion, of
+    each value against every other unit (everyone minus the value) or against ``control``'s
+    units (nothing is tested when the control has no units). ``(other)`` and the control are
+    not tested. The family of the Benjamini–Hochberg adjustment is every test returned here.
     """
     n = len(overall)
     if control is not None and control not in units:
         return {}
+    out = left_out or {}
+    everyone_out = out.get("", [0] * n)
     tests: list[tuple[str, int, tuple[int, int, int, int]]] = []
     for name, mine in units.items():
         if name in (OTHER, control):
             continue
-        others = (
-            units[control] if control is not None else [t - m for t, m in zip(overall, mine, strict=True)]
-        )
+        mine_out = out.get(name, [0] * n)
+        if control is not None:
+            others, others_out = units[control], out.get(control, [0] * n)
+        else:
+            others = [t - m for t, m in zip(overall, mine, strict=True)]
+            others_out = [t - m for t, m in zip(everyone_out, mine_out, strict=True)]
         for k in range(max(first_tested, 1), n):
-            tests.append((name, k, (mine[k], mine[k - 1], others[k], others[k - 1])))
+            trials = (mine[k - 1] - mine_out[k], others[k - 1] - others_out[k])
+            tests.append((name, k, (mine[k], trials[0], others[k], trials[1])))
         if overall_tested and n > 2:
-            tests.append((name, -1, (mine[-1], mine[0], others[-1], others[0])))
+            trials = (mine[0] - sum(mine_out[1:]), others[0] - sum(others_out[1:]))
+            tests.append((name, -1, (mine[-1], trials[0], others[-1], trials[1])))
     compared = [compare_rates(*counts, min_sample=min_sample) for _, _, counts in tests]
     q_values = benjamini_hochberg([c.p_value for c in compared])
     found: dict[tuple[str, int], SegmentTest] = {}
@@ -276,6 +301,14 @@ def segment_tests(
     return found
 
 
+def pending_left_out(stages: Sequence[Reached]) -> list[int]:
+    """Per stage k, the units left out of the denominator of the step into k: those pending
+    there under ``--exclude-pending`` (``users[k-1] - users[k] - lost[k]``), else 0."""
+    return [0] + [
+        before.users - stage.users - (stage.lost or 0) for before, stage in itertools.pairwise(stages)
+    ]
+
+
 def _values(
     metrics: dict[str, list[BreakdownStage]], tests: dict[tuple[str, int], SegmentTest], entered: int
 ) -> list[BreakdownValue]:
@@ -284,7 +317,7 @@ def _values(
             value=name,
             users=stages[0].users,
             share=rate(stages[0].users, entered),
-            overall_conversion=rate(stages[-1].users, stages[0].users),
+            overall_conversion=stages[-1].from_start,  # as the funnel's (pending left out or not)
             overall_significance=tests.get((name, -1)),
             stages=[
                 s.model_copy(update={"significance": tests.get((name, k))}) for k, s in enumerate(stages)
@@ -327,9 +360,14 @@ def require_control(breakdowns: Sequence[Breakdown], control: str) -> None:
     for breakdown in breakdowns:
         present = [v.value for v in breakdown.values]
         if control not in present:
-            more = f" and {len(present) - 20} more" if len(present) > 20 else ""
             raise UsageError(
                 f"the control {control!r} is not a value of {breakdown.column} in this data",
                 where="--control",
-                hint=f"values present: {', '.join(present[:20]) or 'none'}{more}",
+                hint=f"values present: {listing(present)}",
             )
+
+
+def listing(values: Sequence[str], *, most: int = 20) -> str:
+    """``a, b, c``, at most ``most`` of them and then how many more; ``none`` when empty."""
+    more = f" and {len(values) - most} more" if len(values) > most else ""
+    return ", ".join(values[:most]) + more if values else "none"

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from journeyctl.breakdown import listing
 from journeyctl.config.durations import format_duration
 from journeyctl.config.models import Bound, JourneyConfig, Kpi, Severity
 from journeyctl.errors import ExitCode
@@ -132,13 +133,10 @@ def resolve(data: Mapping[str, Any], metric: str) -> float:
         values = breakdowns[0].get("values", [])
         match = next((v for v in values if rest.startswith(f"{v.get('value')}.")), None)
         if match is None:
-            names = [str(v.get("value")) for v in values]
-            present = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+            present = listing([str(v.get("value")) for v in values])
             named = re.fullmatch(r"(.*?)\.(stages\.[^.]+\.[^.]+|[^.]+)", rest)
             value = named.group(1) if named else rest
-            raise Uncomputable(
-                f"no user has {column} {value!r} in this data; values present: {present or 'none'}"
-            )
+            raise Uncomputable(f"no user has {column} {value!r} in this data; values present: {present}")
         node, parts = match, rest.removeprefix(f"{match['value']}.").split(".")
         data = match
     for part in parts:

@@ -11,7 +11,9 @@ from journeyctl.columns import EVENT, SESSION, TS, USER
 from journeyctl.config.models import Cart
 
 
-def basket_facts(events: pl.LazyFrame, *, cart: Cart, window_us: int) -> pl.LazyFrame:
+def basket_facts(
+    events: pl.LazyFrame, *, cart: Cart, window_us: int, contiguous: bool = False
+) -> pl.LazyFrame:
     """One row per unit with an add or checkout: ``started`` (its first add or checkout),
     ``carts``, ``purchased_carts``,
     ``checkouts``, ``purchased_checkouts`` (booleans).
@@ -19,31 +21,59 @@ def basket_facts(events: pl.LazyFrame, *, cart: Cart, window_us: int) -> pl.Lazy
     A cart is a unit (session, or user) with an add event; it is purchased when a purchase
     event comes at or after its first add in that unit (equal timestamps count); with the
     user unit, the purchase must also fall within the conversion window of that first add.
-    Checkouts are the same, started by a checkout event.
+    Checkouts are the same, started by a checkout event. ``contiguous``: session ids are
+    unique across users and ascending (see ``sessions.session_facts``).
     """
-    unit = [USER, SESSION] if cart.unit == "session" else [USER]
     purchase = pl.col(EVENT).is_in(cart.purchase)
+    starts = pl.col(EVENT).is_in([*cart.add, *cart.checkout])
+    relevant = events.filter(starts | purchase)  # no other row changes a cart
+    columns = ["started", "carts", "purchased_carts", "checkouts", "purchased_checkouts"]
+    if cart.unit == "session":
+        # a session cart is bought when its last purchase is at or after its first add:
+        # plain minimums and maximums, no per-group filtering
+        unit = [SESSION] if contiguous else [USER, SESSION]
+        when = {"add": cart.add, "checkout": cart.checkout, "purchase": cart.purchase}
+        grouped = (
+            relevant.with_columns(
+                pl.when(pl.col(EVENT).is_in(names)).then(pl.col(TS)).alias(name)
+                for name, names in when.items()
+            )
+            .group_by(unit)
+            .agg(
+                pl.min_horizontal("add", "checkout").min().alias("started"),
+                pl.col("add").min(),
+                pl.col("checkout").min(),
+                pl.col("purchase").max(),
+            )
+            .filter(pl.col("started").is_not_null())
+        )
+        bought = {name: (pl.col("purchase") >= pl.col(name)).fill_null(False) for name in ("add", "checkout")}
+        return grouped.select(
+            "started",
+            pl.col("add").is_not_null().alias("carts"),
+            bought["add"].alias("purchased_carts"),
+            pl.col("checkout").is_not_null().alias("checkouts"),
+            bought["checkout"].alias("purchased_checkouts"),
+        )
 
-    def started_and_bought(starts: Sequence[str], name: str) -> list[pl.Expr]:
-        first = pl.col(TS).filter(pl.col(EVENT).is_in(list(starts))).min()
+    def started_and_bought(names: Sequence[str], name: str) -> list[pl.Expr]:
+        first = pl.col(TS).filter(pl.col(EVENT).is_in(list(names))).min()
         bought = purchase & (pl.col(TS) >= first)
-        if cart.unit == "user":
-            bought &= (pl.col(TS) - first).dt.total_microseconds() <= window_us
+        bought &= (pl.col(TS) - first).dt.total_microseconds() <= window_us
         return [
             first.is_not_null().alias(name),
             (first.is_not_null() & bought.any()).alias(f"purchased_{name}"),
         ]
 
-    starts = pl.col(EVENT).is_in([*cart.add, *cart.checkout])
     return (
-        events.filter(starts.any().over(unit))
-        .group_by(unit)
+        relevant.group_by(USER)
         .agg(
             pl.col(TS).filter(starts).min().alias("started"),
             *started_and_bought(cart.add, "carts"),
             *started_and_bought(cart.checkout, "checkouts"),
         )
-        .select("started", "carts", "purchased_carts", "checkouts", "purchased_checkouts")
+        .filter(pl.col("started").is_not_null())
+        .select(columns)
     )
 
 

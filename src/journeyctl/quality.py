@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import polars as pl
 
 from journeyctl.columns import EVENT, LINE, SOURCE, TS, USER
@@ -65,12 +66,11 @@ def apply_quality(
         raise describe_bad_rows(bad, files, bad.height)
     if bad.height and policy.quarantine is not None:
         write_output(_quarantine_csv(bad, files), policy.quarantine, inputs=files)
-    good = frame.filter(~bad_mask)
-    event_columns = [c for c in good.columns if c not in (SOURCE, LINE, RAW_TS)]
-    unique = good.unique(subset=event_columns, keep="first", maintain_order=True)
-    duplicates = good.height - unique.height
-    if dedupe:
-        good = unique
+    good = frame.filter(~bad_mask) if bad.height else frame
+    repeated = repeated_rows(good.select(c for c in good.columns if c not in (SOURCE, LINE, RAW_TS)))
+    duplicates = int(repeated.sum())
+    if dedupe and duplicates:
+        good = good.filter(~repeated)
     moment = now or datetime.now(UTC)
     quality = DataQuality(
         rows_read=frame.height,
@@ -82,6 +82,24 @@ def apply_quality(
         events_before_plausible_epoch=int((good[TS] < PLAUSIBLE_EPOCH).sum()),
     )
     return good, quality
+
+
+def repeated_rows(events: pl.DataFrame) -> pl.Series:
+    """True for each row identical in every column to an earlier row (nulls equal nulls).
+
+    Only rows sharing a row hash with another row can be repeats (equal rows hash equally),
+    so the exact comparison runs on those few candidates instead of on every row; shared
+    hashes are found by sorting them, which is cheaper than a hash table of every row.
+    """
+    hashes = events.select(pl.struct(pl.all()).hash()).to_series()
+    ordered = np.sort(hashes.to_numpy())
+    shared = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    repeated = np.zeros(events.height, dtype=np.bool_)
+    if len(shared):
+        index = hashes.is_in(pl.Series(shared)).arg_true()
+        exact = events[index].select(~pl.struct(pl.all()).is_first_distinct()).to_series()
+        repeated[index.filter(exact).to_numpy()] = True
+    return pl.Series("repeated", repeated)
 
 
 def _quarantine_csv(bad: pl.DataFrame, files: Sequence[Path]) -> str:

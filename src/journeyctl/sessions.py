@@ -20,30 +20,48 @@ def sessionize(events: pl.LazyFrame, *, timeout_us: int) -> pl.LazyFrame:
 
 
 def session_facts(
-    events: pl.LazyFrame, *, bounce: Bounce, stage_ids: list[str], channel: str | None
+    events: pl.LazyFrame,
+    *,
+    bounce: Bounce,
+    stage_ids: list[str],
+    channel: str | None,
+    contiguous: bool = False,
 ) -> pl.LazyFrame:
     """One row per session: events, start, duration, landing channel and stage, and ``bounced``.
 
     The landing value is the one on the session's first event; when several events share
     that first timestamp, the smallest value (and the earliest stage) is taken, so the
-    order of rows in the files never matters.
+    order of rows in the files never matters. ``contiguous`` says that session ids are
+    unique across users and ascend with the rows, as ``sessionize`` makes them on rows
+    sorted by user and time: then sessions are runs, found without hashing.
     """
-    first = pl.col(TS) == pl.col(TS).min()
-    landing_mask = pl.col(STAGE_MASK).filter(first).bitwise_or()
+    if contiguous:
+        keys = [SESSION]
+        starts = (pl.col(SESSION) != pl.col(SESSION).shift(1)).fill_null(True)
+        first = pl.col(TS) == pl.when(starts).then(pl.col(TS)).fill_null(strategy="forward")
+        events = events.set_sorted(SESSION)
+    else:
+        keys = [USER, SESSION]
+        first = pl.col(TS) == pl.col(TS).min().over(keys)
+    # per-row columns first, so that the grouping only takes plain minimums, sums and ors
+    rows = [pl.when(first).then(pl.col(STAGE_MASK)).otherwise(0).alias("landing_mask")]
     aggs = [
         pl.len().alias("events"),
         pl.col(TS).min().alias("start"),
         ((pl.col(TS).max() - pl.col(TS).min()).dt.total_microseconds()).alias("duration_us"),
-        landing_mask.alias("landing_mask"),
+        pl.col("landing_mask").bitwise_or(),
     ]
     if channel is not None:
-        aggs.append(pl.col(channel).filter(first).min().alias("landing_channel"))
+        rows.append(pl.when(first).then(pl.col(channel)).alias("landing_channel"))
+        aggs.append(pl.col("landing_channel").min().cast(pl.String))
     else:
         aggs.append(pl.lit(None, pl.String).alias("landing_channel"))
     if bounce.engaged is not None and bounce.engaged.key_events:
-        aggs.append(pl.col(EVENT).is_in(bounce.engaged.key_events).any().alias("key_event"))
+        rows.append(pl.col(EVENT).is_in(bounce.engaged.key_events).alias("key_event"))
+        aggs.append(pl.col("key_event").any())
     return (
-        events.group_by(USER, SESSION)
+        events.with_columns(rows)
+        .group_by(keys)
         .agg(aggs)
         .with_columns(
             pl.col("landing_channel").fill_null(NONE_VALUE),
