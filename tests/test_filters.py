@@ -159,6 +159,7 @@ def test_pending_is_judged_at_the_end_of_all_data_not_of_the_filtered_rows() -> 
     result = analyze(events, STORE, where=["channel = email"])
     assert (result.stages[1].lost, result.stages[1].pending) == (1, 0)
     assert result.users == 1 and result.events == 1
+    assert result.last_event_at == log(("z", 40 * DAY, "x"))["ts"][0]  # the data's span, not the rows kept
     assert result.filters.where == ["channel = email"]
 
 

@@ -198,14 +198,17 @@ def focused_facts(
     next_events: bool = False,
 ) -> Facts:
     """The facts of the event rows passing ``filters``, with funnel entries (and sessions,
-    carts and buyers, by their start) in [since, until); the end of the data, which decides
-    who is pending, stays the last event of ``frame``."""
+    carts and buyers, by their start) in [since, until); the span of the data, whose end
+    decides who is pending, stays that of all of ``frame``."""
     kept = frame.filter(where_expr(filters)) if filters else frame
     utc = [None if moment is None else moment.astimezone(UTC) for moment in (since, until)]
     facts = user_facts(kept, journey, entries_since=utc[0], entries_until=utc[1], next_events=next_events)
     if since is not None or until is not None:
         facts = facts_in_period(facts, utc[0], utc[1])
-    return replace(facts, last_ts=frame[TS].max() if frame.height else None)  # type: ignore[arg-type]
+    if not filters or not frame.height:
+        return facts
+    span = frame.select(pl.col(TS).min().alias("first"), pl.col(TS).max().alias("last")).row(0)
+    return replace(facts, first_ts=span[0], last_ts=span[1])
 
 
 def csv_options(
