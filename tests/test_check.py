@@ -248,6 +248,7 @@ def test_unknown_path_in_the_config_names_its_line_and_the_nearest_match() -> No
             "'2h' is not a threshold for bounce_rate; write a number or a percentage",
         ),
         ("{metric: bounce_rate}", "a KPI needs a bound"),
+        ("{metric: bounce_rate, max: .inf}", "inf is not a threshold for bounce_rate; write a finite number"),
         ("{metric: bounce_rate, max: 0.5, warn: {max: 0.4}}", "give either `min`/`max` with a `severity`"),
         ("{metric: bounce_rate, min: 0.6, max: 0.5}", "the lower limit 0.6 is above the upper limit 0.5"),
         ("{metric: bounce_rate, max: 0.5, severity: error}", "Input should be 'fail' or 'warn'"),
@@ -281,6 +282,11 @@ def test_kpi_expressions_become_kpis() -> None:
         (
             "overall_convresion>=0.1",
             "--kpi 'overall_convresion>=0.1': unknown metric path 'overall_convresion'",
+        ),
+        (
+            "overall_conversion>=nan",
+            "--kpi 'overall_conversion>=nan': 'nan' is not a threshold for overall_conversion; "
+            "write a finite number",
         ),
         (
             "overall_conversion>=1h",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
+import math
 import re
 from datetime import timedelta
 from typing import Annotated, Literal
@@ -291,14 +293,18 @@ def parse_threshold(value: object, metric: str) -> float:
     path ends in ``_s``) also take durations (``"2h"``, ``"3d"``). Raises ``ValueError``.
     """
     is_duration = metric.endswith("_s")
+    number: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        number = float(value)
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            number = float(value.strip())
+    if number is not None:
+        if not math.isfinite(number):
+            raise ValueError(f"{value!r} is not a threshold for {metric}; write a finite number")
+        return number
     if isinstance(value, str):
         text = value.strip()
-        try:
-            return float(text)
-        except ValueError:
-            pass
         percent = _PERCENT.fullmatch(text)
         if percent and not is_duration:
             return float(percent.group(1)) / 100
