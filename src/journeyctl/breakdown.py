@@ -140,10 +140,13 @@ def attribution_step(journey: JourneyConfig) -> int | None:
     return [stage.id for stage in journey.stages].index(rule)
 
 
-def attributed_values(events: pl.DataFrame, levels: Levels, journey: JourneyConfig) -> pl.DataFrame:
+def attributed_values(
+    events: pl.DataFrame, source_rows: pl.Series, levels: Levels, journey: JourneyConfig
+) -> pl.DataFrame:
     """Per unit (in the kernel's order), one ``by:<column>`` text column per breakdown column:
     the value on the attributed row of the unit's reported path, null when it is empty or the
-    unit has no such row (never entered, or did not reach the attribution stage)."""
+    unit has no such row (never entered, or did not reach the attribution stage).
+    ``levels.rows`` index the prepared events; ``source_rows`` maps them to rows of ``events``."""
     columns = breakdown_columns(journey)
     units = len(levels.level)
     if not columns:
@@ -154,7 +157,7 @@ def attributed_values(events: pl.DataFrame, levels: Levels, journey: JourneyConf
     else:
         steps = np.full(units, step, dtype=np.int64)
     rows = levels.rows[np.arange(units), steps] if units else np.empty(0, dtype=np.int64)
-    index = pl.Series(rows, dtype=pl.Int64).replace(-1, None)
+    index = source_rows.cast(pl.Int64).gather(pl.Series(rows, dtype=pl.Int64).replace(-1, None))
     return pl.DataFrame(
         {f"{PREFIX}{c}": events[c].cast(pl.String).gather(index) for c in columns},
         schema={f"{PREFIX}{c}": pl.String for c in columns},
@@ -196,7 +199,8 @@ def breakdown_results(
         value = pl.col("value")
         labelled = labelled.with_columns(pl.when(value.is_in(keep)).then(value).otherwise(pl.lit(OTHER)))
         names = keep + ([OTHER] if folded else [])
-        metrics = {name: counts_of(labelled.filter(value == name)) for name in names}
+        parts = labelled.partition_by("value", as_dict=True)
+        metrics = {name: counts_of(parts[(name,)]) for name in names}
         tests = segment_tests(
             {name: [s.users for s in stages] for name, stages in metrics.items()},
             overall_units,

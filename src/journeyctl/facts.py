@@ -37,7 +37,7 @@ from journeyctl.kernel import (
     constrained_levels,
     ordered_levels,
 )
-from journeyctl.ordering import user_time_order
+from journeyctl.ordering import balanced_bounds, user_time_order
 from journeyctl.sessions import session_facts, sessionize
 from journeyctl.stages import assign_stages, mark_exclusions, restrict_entries
 
@@ -164,13 +164,10 @@ def user_facts(
             buyer_facts(lazy, cart=journey.cart),
         ]
     )
-    # attributed values are read from ``frame``: the prepared events carry no property text
-    source_rows = events[ROW].to_numpy().astype(np.int64)
-    in_frame = levels._replace(rows=np.where(levels.rows >= 0, source_rows[levels.rows], -1))
     keys = unit_columns(frame, events, units, journey)
-    funnel = pl.concat(
-        [keys, levels_frame(levels), attributed_values(frame, in_frame, journey)], how="horizontal"
-    )
+    # attributed values are read from ``frame``: the prepared events carry no property text
+    attributed = attributed_values(frame, events[ROW], levels, journey)
+    funnel = pl.concat([keys, levels_frame(levels), attributed], how="horizontal")
     if next_events:
         funnel = funnel.with_columns(next_event_column(events, levels).cast(pl.String))
     return Facts(
@@ -259,19 +256,17 @@ def in_parallel(
     """``run`` (a kernel on the units ``starts[u]:starts[u+1]``) on as many threads as Polars
     uses (the kernels release the GIL), each on a contiguous run of units holding about the
     same number of rows; the parts' levels (and units of attempts) joined in order."""
-    rows = int(starts[-1])
-    cuts = np.searchsorted(starts, np.linspace(0, rows, pl.thread_pool_size() + 1)[1:-1])
-    bounds = [0, *sorted(set(cuts.tolist()) - {0, len(starts) - 1}), len(starts) - 1]
+    bounds = balanced_bounds(starts, pl.thread_pool_size())
     parts = [starts[a : b + 1] for a, b in itertools.pairwise(bounds)]
     if len(parts) == 1:
         return run(starts)
     with ThreadPoolExecutor(len(parts)) as pool:
         done = list(pool.map(run, parts))
     levels = Levels(*(np.concatenate([getattr(d, f) for d, _ in done]) for f in Levels._fields))
-    if done[0][1] is None:
+    units_of = [u for _, u in done if u is not None]
+    if not units_of:
         return levels, None
-    unit_of = np.concatenate([u + first for (_, u), first in zip(done, bounds, strict=False)])
-    return levels, unit_of
+    return levels, np.concatenate([u + first for u, first in zip(units_of, bounds, strict=False)])
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,14 @@ class Ordered(NamedTuple):
     rows_per_code: npt.NDArray[np.int64]
 
 
+def balanced_bounds(starts: npt.NDArray[np.int64], parts: int) -> list[int]:
+    """Cut the groups ``starts[g]:starts[g+1]`` into at most ``parts`` contiguous runs of
+    about the same number of rows: the group indices where the runs begin, then the end."""
+    groups = len(starts) - 1
+    cuts = np.searchsorted(starts, np.linspace(0, int(starts[-1]), parts + 1)[1:-1])
+    return [0, *sorted(set(cuts.tolist()) - {0, groups}), groups]
+
+
 def user_time_order(codes: npt.NDArray[np.uint32], ts: npt.NDArray[np.int64], *, threads: int = 1) -> Ordered:
     """Rows in (user code, ts) order: every row of a code together, codes ascending, ts
     ascending inside a code (ties in any order)."""
@@ -35,9 +43,7 @@ def user_time_order(codes: npt.NDArray[np.uint32], ts: npt.NDArray[np.int64], *,
     np.cumsum(counts, out=starts[1:])
     order = np.empty(len(codes), dtype=np.int64)
     ordered_ts = np.empty(len(codes), dtype=np.int64)
-    cuts = np.searchsorted(starts, np.linspace(0, len(codes), threads + 1)[1:-1])
-    bounds = [0, *sorted(set(cuts.tolist()) - {0, len(counts)}), len(counts)]
-    ranges = list(itertools.pairwise(bounds))
+    ranges = list(itertools.pairwise(balanced_bounds(starts, threads)))
     if len(ranges) == 1:
         _fill(codes, ts, starts, 0, len(counts), order, ordered_ts)
     else:

@@ -163,7 +163,7 @@ def _after_drop_off(result: AnalysisResult) -> Group:
     stage, next_stage = result.stage(after.stage), result.stage(after.next_stage)
     gap = "" if result.pain_points and not result.breakdowns else "\n"  # pain points end with one
     title = Text(f"{gap}After {safe(stage.label)}, not {safe(next_stage.label)}", style="bold")
-    dropped = plural(after.units, result.unit.rstrip("s"))
+    dropped = units_text(after.units, safe(result.unit))
     title.append(f": the next event of {dropped} who dropped off" if after.units else ": nobody dropped off")
     if after.pending:
         title.append(f" ({after.pending:,} pending left out)", style="dim")
@@ -197,11 +197,7 @@ def _breakdown(result: AnalysisResult, breakdown: Breakdown) -> list[Text | Tabl
     """A breakdown as a compact table: a row per value and the overall row, a column per
     stage with units and conversion from the start, ▼/▲ on a significant step."""
     rules = {"first_touch": "first touch", "last_touch": "last touch"}
-    ids = [s.id for s in result.stages]
-    rule = (
-        rules.get(breakdown.attribution)
-        or f"value at {result.stages[ids.index(breakdown.attribution)].label}"
-    )
+    rule = rules.get(breakdown.attribution) or f"value at {safe(result.stage(breakdown.attribution).label)}"
     against = "the rest" if breakdown.control is None else f"{breakdown.column}={breakdown.control}"
     title = Text(f"By {safe(breakdown.column)}", style="bold")
     title.append(f" ({safe(rule)}; ▼/▲ significantly worse/better than {safe(against)})", style="dim")
