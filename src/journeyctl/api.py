@@ -139,22 +139,19 @@ def checked_facts(
     """The facts (``facts_of`` the checked events) and the data-quality counts: in memory
     at once, or bucket by bucket when the files are too large for ``memory_limit``."""
     files = None if isinstance(events, pl.DataFrame) else expand_sources(events)
-    buckets = 1
     if files is not None and STDIN not in map(str, files):
         with polars_errors(files):  # a broken Parquet footer fails already when rows are counted
             buckets = bucket_count(files, memory_limit)
-    if files is not None and buckets > 1:
-        policy = parse_bad_rows(bad_rows) if isinstance(bad_rows, str) else bad_rows
-        with polars_errors(files):
-            return bucketed_facts(
-                files,
-                journey,
-                buckets=buckets,
-                policy=policy,
-                dedupe=dedupe,
-                facts_of=facts_of,
-                progress=progress,
-            )
+            if buckets > 1:
+                return bucketed_facts(
+                    files,
+                    journey,
+                    buckets=buckets,
+                    policy=parse_bad_rows(bad_rows) if isinstance(bad_rows, str) else bad_rows,
+                    dedupe=dedupe,
+                    facts_of=facts_of,
+                    progress=progress,
+                )
     progress.stage("reading events")
     frame, quality = read_checked_events(events, journey, bad_rows=bad_rows, dedupe=dedupe)
     if frame.is_empty():

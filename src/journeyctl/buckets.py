@@ -144,6 +144,7 @@ def bucketed_facts(
         bad: list[pl.DataFrame] = []
         sources: set[int] = set()
         now = datetime.now(UTC)  # one moment for every bucket's "events in the future"
+        failing = False  # with --bad-rows fail, once a bad row is seen only bad rows matter
         for bucket in range(buckets):
             frame = read_bucket(root, bucket, journey)
             progress.advance(1, events=frame.height)
@@ -151,10 +152,12 @@ def bucketed_facts(
                 continue
             sources.update(frame[SOURCE].unique().to_list())
             bad.append(frame.filter(bad_rows_expr()))
-            failing = policy.action == "fail" and any(b.height for b in bad)
+            failing = failing or (policy.action == "fail" and bad[-1].height > 0)
+            if failing:
+                continue
             facts, quality = bucket_facts(frame, policy=policy, dedupe=dedupe, now=now, facts_of=facts_of)
             counts.append(quality)
-            if facts is not None and not failing:
+            if facts is not None:
                 parts.append(facts)
             del frame  # the next bucket's working memory replaces this one's
     refuse_empty_files(pl.DataFrame({SOURCE: sorted(sources)}, schema={SOURCE: pl.UInt32}), files)
