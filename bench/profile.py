@@ -16,6 +16,7 @@ from pathlib import Path
 
 started = (time.perf_counter(), time.process_time())
 
+import journeyctl.cli  # noqa: E402, F401  (the command's process settings: no huge-page madvise)
 from journeyctl.aggregate import summarize  # noqa: E402
 from journeyctl.api import focused_facts  # noqa: E402
 from journeyctl.columns import SESSION  # noqa: E402
