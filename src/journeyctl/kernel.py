@@ -64,41 +64,51 @@ def ordered_levels(
 
 # The per-unit kernels keep their state in the rows of one scratch array, allocated once per
 # call: a call between jitted functions reference-counts every array it passes (two atomic
-# operations each), which would cost more than the funnel itself if it passed many small
-# arrays. A unit reads only what it wrote, so nothing is cleared between units.
-# Per row of the unit (its rows are copied in, from 0):
-ROW_TS, ROW_MASK, ROW_EXCL = 0, 1, 2  # time, stage bits, exclusion bits (constrained only)
-ROW_STEP = 3  # the step the row fills in the group being matched (-1 none)
-ROW_SEEN = 4  # 1 when the current augmenting-path search reached the row
-ROW_FROM = 5  # the step whose search reached it
-# Per step:
-STEP_ROW, STEP_TS = 6, 7  # the path being built
-BEST_ROW, BEST_TS = 8, 9  # the unit's reported path
-QUEUE = 10  # steps waiting in an augmenting-path search
-SCAN_FROM, SCAN_TO = 11, 12  # per stage i: the first row ≥ SCAN_FROM matching i is SCAN_TO
-# The constrained programme: per timestamp group (rows G_START[g]:G_START[g+1]) ...
-G_START, G_TS, G_MASK, G_EXCL = 13, 14, 15, 16
-# ... per step: the rules, the arrivals in the current group, the sliding-window deques ...
+# operations each), which would cost more than the funnel itself with many small arrays, so
+# the helpers called per group or step are also inlined. A unit reads only what it wrote,
+# so nothing is cleared between units. A row holds a value per row of the unit (its rows are
+# copied in, from 0), or per step, stage or exclusion span. Each kernel allocates the rows it
+# uses: ``ANY_ROWS``, ``ORDERED_ROWS``, or ``CONSTRAINED_ROWS`` and a ``DEADLINE`` row per
+# exclusion span.
+ROW_TS, ROW_MASK = 0, 1  # per row: time, stage bits
+BEST_ROW, BEST_TS = 2, 3  # per step: the unit's reported path
+# Matching the steps that share a timestamp to the rows of their group:
+ROW_STEP = 4  # per row: the step it fills (-1 none)
+ROW_SEEN = 5  # per row: 1 when the current augmenting-path search reached it
+ROW_FROM = 6  # per row: the step whose search reached it
+STEP_ROW = 7  # per step: its row
+QUEUE = 8  # the steps waiting in the search
+# Any order matches no groups and uses these rows instead: per stage, the row matched to it
+# and the depth-first search; per step, its row.
+MATCHED_ROW, STAGE_SEEN, STACK_STAGE, STACK_NEXT, KEPT = 4, 5, 6, 7, 8
+ANY_ROWS = 9
+# The ordered funnel, per step: the time of the path being built; per stage i: the first row
+# ≥ SCAN_FROM matching i is SCAN_TO.
+STEP_TS, SCAN_FROM, SCAN_TO = 9, 10, 11
+ORDERED_ROWS = 12
+# The constrained programme: per row, exclusion bits; per timestamp group (rows
+# G_START[g]:G_START[g+1]) its time, stage and exclusion bits; per step, the rules, the
+# arrivals in the current group and the sliding-window deques; per exclusion span, its steps
+# and (``_deadlines``) a row of deadlines per group.
+ROW_EXCL, G_START, G_TS, G_MASK, G_EXCL = 12, 13, 14, 15, 16
 WITHIN, AFTER, OPEN_AFTER = 17, 18, 19
 ARRIVE, DQ_HEAD, DQ_TAIL, PUSHED = 20, 21, 22, 23
-# ... and per exclusion span.
 OPENS, CLOSES = 24, 25
-# Any order, per stage: the row matched to it, and the depth-first search; per step: its row.
-MATCHED_ROW, STAGE_SEEN, STACK_STAGE, STACK_NEXT, KEPT = 26, 27, 28, 29, 30
-SCRATCH_ROWS = 31
-# The constrained programme's tables, per (step or exclusion span, group):
-REACH, RUN_START, ARRIVE_FROM, DQ, DEADLINE = 0, 1, 2, 3, 4
-TABLES = 5
+DEADLINE = CONSTRAINED_ROWS = 26
+# The constrained programme's tables, per (step, group):
+REACH, RUN_START, ARRIVE_FROM, DQ = 0, 1, 2, 3
+TABLES = 4
 
 
 @nb.njit(cache=True, nogil=True)
-def _scratch(starts, n_stages):
-    """The scratch array for the units ``starts[u]:starts[u+1]``: a column per row of the
-    longest unit, and one more (group starts end with the row count)."""
-    longest = n_stages
+def _scratch(starts, n_rows, n_stages):
+    """The scratch array for the units ``starts[u]:starts[u+1]``: ``n_rows`` rows, a column
+    per row of the longest unit and one more (group starts end with the row count), at
+    least one per step and one more (a search queue holds every step)."""
+    width = n_stages
     for u in range(len(starts) - 1):
-        longest = max(longest, starts[u + 1] - starts[u])
-    return np.empty((SCRATCH_ROWS, longest + 1), dtype=np.int64)
+        width = max(width, starts[u + 1] - starts[u])
+    return np.empty((n_rows, width + 1), dtype=np.int64)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -119,7 +129,7 @@ def _store(work, reached, offset, u, path, rows):
 
 @nb.njit(cache=True, nogil=True)
 def _ordered_all(starts, ts, mask, n_stages, window_us, level, path, rows, last_entry):
-    work = _scratch(starts, n_stages)
+    work = _scratch(starts, ORDERED_ROWS, n_stages)
     for u in range(len(starts) - 1):
         a = starts[u]
         b = starts[u + 1]
@@ -292,9 +302,10 @@ def constrained_levels(
 
 @nb.njit(cache=True, nogil=True)
 def _constrained_all(starts, ts, mask, rules, n_stages, window_us, level, path, rows, last_entry):
-    work = _scratch(starts, n_stages)
-    tables = _tables(work, n_stages, rules)
-    n_excl = _load_rules(rules, n_stages, work)
+    n_excl = len(rules.opens)
+    work = _scratch(starts, CONSTRAINED_ROWS + n_excl, n_stages)
+    tables = np.empty((TABLES, n_stages, work.shape[1]), dtype=np.int64)
+    _load_rules(rules, n_stages, work)
     for u in range(len(starts) - 1):
         a = starts[u]
         b = starts[u + 1]
@@ -308,8 +319,7 @@ def _constrained_all(starts, ts, mask, rules, n_stages, window_us, level, path, 
 
 @nb.njit(cache=True, nogil=True)
 def _load_rules(rules, n_stages, work):
-    """Copy the per-step gaps and the exclusion spans into their scratch rows; returns the
-    number of exclusion spans."""
+    """Copy the per-step gaps and the exclusion spans into their scratch rows."""
     for k in range(n_stages):
         work[WITHIN, k] = rules.within_us[k]
         work[AFTER, k] = rules.after_us[k]
@@ -317,13 +327,6 @@ def _load_rules(rules, n_stages, work):
     for x in range(len(rules.opens)):
         work[OPENS, x] = rules.opens[x]
         work[CLOSES, x] = rules.closes[x]
-    return len(rules.opens)
-
-
-@nb.njit(cache=True, nogil=True)
-def _tables(work, n_stages, rules):
-    """The constrained programme's tables, a column per group of the longest unit."""
-    return np.empty((TABLES, max(n_stages, len(rules.opens)), work.shape[1]), dtype=np.int64)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -334,9 +337,9 @@ def _load_excluded(excluded, a, b, work):
 
 
 @nb.njit(cache=True, nogil=True)
-def _groups(work, m, n_excl):
+def _groups(work, m):
     """Split the unit's ``m`` rows into timestamp groups (``G_*`` rows), each with the stages
-    and exclusions its rows match, and fill ``DEADLINE``; returns the number of groups."""
+    and exclusions its rows match; returns the number of groups."""
     n_groups = 0
     for r in range(m):
         if r == 0 or work[ROW_TS, r] != work[ROW_TS, r - 1]:
@@ -352,12 +355,12 @@ def _groups(work, m, n_excl):
 
 
 @nb.njit(cache=True, nogil=True)
-def _deadlines(work, tables, n_groups, n_excl):
+def _deadlines(work, n_groups, n_excl):
     """``DEADLINE[x, g]``: the time of the first group after g holding a row of exclusion x."""
     for x in range(n_excl):
         nxt = INF
         for h in range(n_groups - 1, -1, -1):
-            tables[DEADLINE, x, h] = nxt
+            work[DEADLINE + x, h] = nxt
             if (work[G_EXCL, h] >> x) & 1:
                 nxt = work[G_TS, h]
 
@@ -366,8 +369,8 @@ def _deadlines(work, tables, n_groups, n_excl):
 def _constrained_unit(work, tables, m, n_stages, n_excl, strict, window_us):
     """The level and latest entry (``NOT_REACHED`` if none) of the unit's ``m`` rows; the
     reported path is left in ``BEST_TS``/``BEST_ROW``."""
-    n_groups = _groups(work, m, n_excl)
-    _deadlines(work, tables, n_groups, n_excl)
+    n_groups = _groups(work, m)
+    _deadlines(work, n_groups, n_excl)
     best = 0
     best_last = INF
     last_entry = NOT_REACHED
@@ -482,7 +485,7 @@ def _run(work, tables, g, j, n_stages):
         if x < 0:
             value = INF
         elif work[OPENS, x] >= j:
-            value = tables[DEADLINE, x, g]
+            value = work[DEADLINE + x, g]
         else:
             value = arrive
         if value > tables[REACH, k, g]:
@@ -535,7 +538,7 @@ def any_order_levels(
 
 @nb.njit(cache=True, nogil=True)
 def _any_all(starts, ts, mask, n_stages, window_us, level, path, rows, last_entry):
-    work = _scratch(starts, n_stages)
+    work = _scratch(starts, ANY_ROWS, n_stages)
     for u in range(len(starts) - 1):
         a = starts[u]
         b = starts[u + 1]
@@ -586,40 +589,31 @@ def _any_unit(work, m, n_stages, window_us):
 def _augment(r0, n_stages, work):
     """Match row ``r0`` to a stage (``MATCHED_ROW``), moving matched rows along an augmenting
     path (Kuhn's depth-first search, iterative); False when no stage can be freed for it."""
-    mask = work[ROW_MASK]
-    row_of = work[MATCHED_ROW]
-    seen = work[STAGE_SEEN]
-    stack_stage = work[STACK_STAGE]
-    stack_next = work[STACK_NEXT]
     for s in range(n_stages):
-        seen[s] = 0
+        work[STAGE_SEEN, s] = 0
     depth = 0
     row = r0
-    stack_next[0] = 0
+    work[STACK_NEXT, 0] = 0
     while depth >= 0:
-        s = stack_next[depth]
-        found = -1
-        while s < n_stages:
-            if (mask[row] >> s) & 1 and not seen[s]:
-                found = s
-                break
+        s = work[STACK_NEXT, depth]  # the next stage to try for `row`
+        while s < n_stages and not ((work[ROW_MASK, row] >> s) & 1 and not work[STAGE_SEEN, s]):
             s += 1
-        if found < 0:
+        if s == n_stages:
             depth -= 1  # dead end: back to the row that sent us here
             if depth >= 0:
-                row = r0 if depth == 0 else row_of[stack_stage[depth - 1]]
+                row = r0 if depth == 0 else work[MATCHED_ROW, work[STACK_STAGE, depth - 1]]
             continue
-        stack_next[depth] = found + 1
-        seen[found] = 1
-        stack_stage[depth] = found
-        if row_of[found] == -1:
+        work[STACK_NEXT, depth] = s + 1
+        work[STAGE_SEEN, s] = 1
+        work[STACK_STAGE, depth] = s
+        if work[MATCHED_ROW, s] == -1:
             for d in range(depth, -1, -1):  # flip the path: each row takes its stage
-                st = stack_stage[d]
-                row_of[st] = r0 if d == 0 else row_of[stack_stage[d - 1]]
+                st = work[STACK_STAGE, d]
+                work[MATCHED_ROW, st] = r0 if d == 0 else work[MATCHED_ROW, work[STACK_STAGE, d - 1]]
             return True
         depth += 1
-        row = row_of[found]
-        stack_next[depth] = 0
+        row = work[MATCHED_ROW, s]
+        work[STACK_NEXT, depth] = 0
     return False
 
 
@@ -660,9 +654,12 @@ def attempt_levels(
 
 @nb.njit(cache=True, nogil=True)
 def _attempts_all(starts, ts, mask, kind, rules, n_stages, window_us, level, path, rows, last_entry, unit_of):
-    work = _scratch(starts, n_stages)
-    tables = _tables(work, n_stages, rules)
-    n_excl = _load_rules(rules, n_stages, work)
+    n_excl = len(rules.opens)
+    n_rows = ORDERED_ROWS if kind == GREEDY else ANY_ROWS if kind == ANY_ORDER else CONSTRAINED_ROWS + n_excl
+    work = _scratch(starts, n_rows, n_stages)
+    tables = np.empty((TABLES, n_stages, work.shape[1] if kind == CONSTRAINED else 0), dtype=np.int64)
+    if kind == CONSTRAINED:
+        _load_rules(rules, n_stages, work)
     count = 0
     for u in range(len(starts) - 1):
         a = starts[u]
@@ -681,7 +678,8 @@ def _attempts_all(starts, ts, mask, kind, rules, n_stages, window_us, level, pat
             while hi < b and ts[hi] - t_entry <= window_us:
                 hi += 1
             _load(ts, mask, lo, hi, work)
-            _load_excluded(rules.excluded, lo, hi, work)
+            if kind == CONSTRAINED:
+                _load_excluded(rules.excluded, lo, hi, work)
             m = hi - lo
             if kind != ANY_ORDER:
                 for r in range(m):
