@@ -50,3 +50,20 @@ def test_no_rows_no_order() -> None:
     empty = np.empty(0, np.uint64)
     ordered = user_time_order(empty, empty, np.empty(0, np.int64), threads=2)
     assert ordered.order.tolist() == [] and ordered.rows_per_user.tolist() == []
+
+
+def test_many_rows_sort_like_a_lexicographic_sort() -> None:
+    # enough rows for both radix levels (2,048 buckets, then groups of about 8 rows)
+    rng = np.random.default_rng(7)
+    ids = rng.integers(0, 2**64 - 1, 5_000, dtype=np.uint64, endpoint=True)
+    user = rng.integers(0, len(ids), 70_000)
+    high, low, ts = ids[user], ids[user] ^ np.uint64(0x5555), rng.integers(0, 1_000, len(user))
+    ordered = user_time_order(high, low, ts.astype(np.int64), threads=2)
+    assert sorted(ordered.order.tolist()) == list(range(len(user)))
+    got = np.stack([user[ordered.order], ts[ordered.order]])
+    runs = np.flatnonzero(np.diff(got[0])) + 1
+    assert len(runs) + 1 == len(np.unique(user)) == len(ordered.rows_per_user)  # one run per user
+    assert ordered.rows_per_user.tolist() == np.diff([0, *runs, len(user)]).tolist()
+    same_user = got[0, 1:] == got[0, :-1]
+    assert (got[1, 1:][same_user] >= got[1, :-1][same_user]).all()
+    assert (ordered.ts == ts[ordered.order]).all()
