@@ -87,11 +87,12 @@ def prepare_events(
     channel = landing_channel_column(journey)
     text = [EVENT, *([channel] if channel else [])]
     enums = {c: pl.Enum(frame[c].cast(pl.String).unique().drop_nulls().sort()) for c in text}
+    names = enums[EVENT].categories.to_list()
     narrow = [
         pl.col(USER).cast(pl.String).hash(FINGERPRINT_SEEDS[0]).alias(USER),
         pl.col(USER).cast(pl.String).hash(FINGERPRINT_SEEDS[1]).alias(FINGERPRINT_LOW),
         pl.col(TS),
-        *(pl.col(c).cast(pl.String).cast(enums[c]) for c in text),
+        *text,
         pl.col(STAGE_MASK),
         *([pl.col(EXCLUDED)] if journey.funnel.exclude else []),
         *(pl.col(c).cast(pl.String) for c in journey.funnel.hold),
@@ -100,8 +101,9 @@ def prepare_events(
         narrow.append(pl.col(SESSION).cast(pl.String).cast(pl.Categorical(pl.Categories.random())))
     unsorted = (
         frame.lazy()
-        .pipe(assign_stages, journey.stages)
-        .pipe(mark_exclusions, journey.funnel.exclude)
+        .with_columns(pl.col(c).cast(pl.String).cast(enums[c]) for c in text)
+        .pipe(assign_stages, journey.stages, names)
+        .pipe(mark_exclusions, journey.funnel.exclude, names)
         .select(narrow)
         .collect()
     )
