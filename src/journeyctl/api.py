@@ -263,7 +263,8 @@ def read_checked_events(
     else:
         files = expand_sources(events)
         with polars_errors(files):
-            frame = load_journey_events(files, journey).collect()
+            # the streaming engine parses timestamps on every core; in memory, on one
+            frame = load_journey_events(files, journey).collect(engine="streaming")
         refuse_empty_files(frame, files)
         if journey.time_format == "auto":
             frame = repair_timestamps(frame, timezone=journey.timezone)
