@@ -62,133 +62,162 @@ def ordered_levels(
     return Levels(level, path, rows, last_entry)
 
 
+# The per-unit kernels keep their state in the rows of one scratch array, allocated once per
+# call: a call between jitted functions reference-counts every array it passes (two atomic
+# operations each), which would cost more than the funnel itself if it passed many small
+# arrays. A unit reads only what it wrote, so nothing is cleared between units.
+# Per row of the unit (the unit's rows are copied in, from 0):
+ROW_TS, ROW_MASK = 0, 1
+ROW_STEP = 2  # the step the row fills in the group being matched (-1 none)
+ROW_SEEN = 3  # 1 when the current augmenting-path search reached the row
+ROW_FROM = 4  # the step whose search reached it
+# Per step:
+STEP_ROW, STEP_TS = 5, 6  # the current path
+BEST_ROW, BEST_TS = 7, 8  # the unit's reported path
+QUEUE = 9  # steps waiting in an augmenting-path search
+SCAN_FROM, SCAN_TO = 10, 11  # per stage i: the first row ≥ SCAN_FROM matching i is SCAN_TO
+SCRATCH_ROWS = 12
+
+
+@nb.njit(cache=True, nogil=True)
+def _scratch(starts, n_stages):
+    """The scratch array for the units ``starts[u]:starts[u+1]``, wide enough for any of them."""
+    width = n_stages + 1
+    for u in range(len(starts) - 1):
+        width = max(width, starts[u + 1] - starts[u])
+    return np.empty((SCRATCH_ROWS, width), dtype=np.int64)
+
+
+@nb.njit(cache=True, nogil=True)
+def _load(ts, mask, a, b, work):
+    """Copy rows ``a:b`` into the scratch rows of the unit."""
+    for r in range(b - a):
+        work[ROW_TS, r] = ts[a + r]
+        work[ROW_MASK, r] = mask[a + r]
+
+
+@nb.njit(cache=True, nogil=True)
+def _store(work, reached, offset, u, path, rows):
+    """Write the reported path (``reached`` steps) as unit ``u``'s; later steps stay unreached."""
+    for i in range(reached):
+        path[u, i] = work[BEST_TS, i]
+        rows[u, i] = offset + work[BEST_ROW, i]
+
+
 @nb.njit(cache=True, nogil=True)
 def _ordered_all(starts, ts, mask, n_stages, window_us, level, path, rows, last_entry):
+    work = _scratch(starts, n_stages)
     for u in range(len(starts) - 1):
         a = starts[u]
         b = starts[u + 1]
-        has_entry = False
-        for r in range(a, b):
-            if mask[r] & 1:
-                has_entry = True
-                break
-        if has_entry:
-            _ordered_unit(ts[a:b], mask[a:b], n_stages, window_us, level, path, rows, last_entry, u, a)
+        _load(ts, mask, a, b, work)
+        level[u], last_entry[u] = _ordered_unit(work, b - a, n_stages, window_us)
+        _store(work, level[u], a, u, path, rows)
 
 
 @nb.njit(cache=True, nogil=True)
-def _ordered_unit(ts, mask, n_stages, window_us, level, path, rows, last_entry, u, offset):
-    m = len(ts)
-    group_end = np.empty(m, dtype=np.int64)  # first row after the timestamp group of row r
-    end = m
-    for r in range(m - 1, -1, -1):
-        if r < m - 1 and ts[r] != ts[r + 1]:
-            end = r + 1
-        group_end[r] = end
-    nxt = np.empty((n_stages, m + 1), dtype=np.int64)  # first row ≥ p matching stage i
+def _ordered_unit(work, m, n_stages, window_us):
+    """The level and latest entry (``NOT_REACHED`` if none) of the unit's ``m`` rows; the
+    reported path is left in ``BEST_TS``/``BEST_ROW``."""
     for i in range(n_stages):
-        nxt[i, m] = m
-    for p in range(m - 1, -1, -1):
-        for i in range(n_stages):
-            nxt[i, p] = p if (mask[p] >> i) & 1 else nxt[i, p + 1]
-
-    row_stage = np.full(m, -1, dtype=np.int64)
-    stage_row = np.full(n_stages, -1, dtype=np.int64)
-    visited = np.zeros(m, dtype=np.bool_)
-    prev = np.zeros(m, dtype=np.int64)
-    queue = np.zeros(n_stages + 1, dtype=np.int64)
-    steps = np.empty(n_stages, dtype=np.int64)
-
+        work[SCAN_FROM, i] = m + 1  # nothing scanned yet
     best = 0
-    best_last = np.iinfo(np.int64).max
+    best_last = INF
+    last_entry = NOT_REACHED
     g = 0
     while g < m:
-        ge = group_end[g]
-        if nxt[0, g] < ge:  # this timestamp holds an entry
-            last_entry[u] = ts[g]
-            reached = _chain(
-                ts,
-                mask,
-                n_stages,
-                window_us,
-                g,
-                group_end,
-                nxt,
-                row_stage,
-                stage_row,
-                visited,
-                prev,
-                queue,
-                steps,
-            )
-            t_last = steps[reached - 1]
+        ge = g + 1  # the timestamp group g:ge
+        entry = work[ROW_MASK, g] & 1
+        while ge < m and work[ROW_TS, ge] == work[ROW_TS, g]:
+            entry |= work[ROW_MASK, ge] & 1
+            ge += 1
+        if entry:
+            last_entry = work[ROW_TS, g]
+            reached = _chain(work, m, n_stages, window_us, g, ge)
+            t_last = work[STEP_TS, reached - 1]
             # entries come in time order, so `<=` keeps the latest entry on a tie
             if reached > best or (reached == best and t_last <= best_last):
                 best = reached
                 best_last = t_last
                 for i in range(reached):
-                    path[u, i] = steps[i]
-                    rows[u, i] = offset + stage_row[i]
-                for i in range(reached, n_stages):
-                    path[u, i] = np.iinfo(np.int64).min
-                    rows[u, i] = -1
+                    work[BEST_TS, i] = work[STEP_TS, i]
+                    work[BEST_ROW, i] = work[STEP_ROW, i]
         g = ge
-    level[u] = best
+    return best, last_entry
 
 
 @nb.njit(cache=True, nogil=True)
-def _chain(
-    ts,
-    mask,
-    n_stages,
-    window_us,
-    g0,
-    group_end,
-    nxt,
-    row_stage,
-    stage_row,
-    visited,
-    prev,
-    queue,
-    steps,
-):
-    """Steps reached from the entry group starting at row ``g0``, earliest time first."""
-    deadline = ts[g0] + window_us
-    gs = g0
-    ge = group_end[g0]
-    for r in range(gs, ge):
-        row_stage[r] = -1
+def _chain(work, m, n_stages, window_us, gs, ge):
+    """The number of steps reached from the entry group ``gs:ge``, each at the earliest
+    possible time (``STEP_TS``, ``STEP_ROW``)."""
+    ts = work[ROW_TS]
+    deadline = ts[gs] + window_us
     i = 0
+    fresh = True  # no step in the group gs:ge yet
     while i < n_stages:
-        if _place(i, gs, ge, mask, row_stage, stage_row, visited, prev, queue):
-            steps[i] = ts[gs]
+        if ge - gs == 1:  # one row (the common case): it fills one step, no matching needed
+            placed = fresh and ((work[ROW_MASK, gs] >> i) & 1) == 1
+            if placed:
+                work[STEP_ROW, i] = gs
+        else:
+            if fresh:
+                for r in range(gs, ge):
+                    work[ROW_STEP, r] = -1
+            placed = _place(i, gs, ge, work)
+        fresh = False
+        if placed:
+            work[STEP_TS, i] = ts[gs]
             i += 1
             continue
-        q = nxt[i, ge]
-        if q >= len(ts) or ts[q] > deadline:
-            break
+        q = _next_row(i, ge, m, work)
+        if q >= m or ts[q] > deadline:
+            return i
         gs = q  # q is the first row of its group matching stage i; earlier rows of the
-        while gs > 0 and ts[gs - 1] == ts[q]:  # group may serve later stages
+        while ts[gs - 1] == ts[q]:  # group may serve later stages (gs - 1 ≥ the entry row)
             gs -= 1
-        ge = group_end[q]
-        for r in range(gs, ge):
-            row_stage[r] = -1
+        ge = q + 1
+        while ge < m and ts[ge] == ts[q]:
+            ge += 1
+        fresh = True
     return i
 
 
 @nb.njit(cache=True, nogil=True)
-def _place(stage, gs, ge, mask, row_stage, stage_row, visited, prev, queue):
-    """Give ``stage`` a row of the group ``gs:ge``, re-assigning earlier steps if needed
-    (an augmenting path); False when the group's rows cannot fill one more step."""
+def _next_row(stage, p, m, work):
+    """The first row ≥ ``p`` matching ``stage`` (``m`` if none). Later entries ask from
+    later rows (a later entry's earliest steps are never earlier), so remembering the last
+    answer per stage scans every row about once per stage and unit, and only as far as the
+    chains go (no table of every row × stage)."""
+    if work[SCAN_FROM, stage] <= p <= work[SCAN_TO, stage]:
+        return work[SCAN_TO, stage]
+    q = p
+    while q < m and not (work[ROW_MASK, q] >> stage) & 1:
+        q += 1
+    work[SCAN_FROM, stage] = p
+    work[SCAN_TO, stage] = q
+    return q
+
+
+@nb.njit(cache=True, nogil=True)
+def _place(stage, gs, ge, work):
+    """Give ``stage`` a row of the group ``gs:ge`` (``STEP_ROW``), re-assigning earlier
+    steps if needed (an augmenting path); False when the group's rows cannot fill one more
+    step. ``ROW_STEP`` is -1 on the group's rows before its first step."""
+    mask = work[ROW_MASK]
+    row_step = work[ROW_STEP]
+    step_row = work[STEP_ROW]
     if ge - gs == 1:
-        if row_stage[gs] == -1 and (mask[gs] >> stage) & 1:
-            row_stage[gs] = stage
-            stage_row[stage] = gs
+        if row_step[gs] == -1 and (mask[gs] >> stage) & 1:
+            row_step[gs] = stage
+            step_row[stage] = gs
             return True
         return False
+    seen = work[ROW_SEEN]
+    came_from = work[ROW_FROM]
+    queue = work[QUEUE]
     for r in range(gs, ge):
-        visited[r] = False
-    stage_row[stage] = -1
+        seen[r] = 0
+    step_row[stage] = -1
     head = 0
     tail = 1
     queue[0] = stage
@@ -196,19 +225,19 @@ def _place(stage, gs, ge, mask, row_stage, stage_row, visited, prev, queue):
         s = queue[head]
         head += 1
         for r in range(gs, ge):
-            if not visited[r] and (mask[r] >> s) & 1:
-                visited[r] = True
-                prev[r] = s
-                if row_stage[r] == -1:
+            if not seen[r] and (mask[r] >> s) & 1:
+                seen[r] = 1
+                came_from[r] = s
+                if row_step[r] == -1:
                     while True:
-                        s2 = prev[r]
-                        old = stage_row[s2]
-                        stage_row[s2] = r
-                        row_stage[r] = s2
+                        s2 = came_from[r]
+                        old = step_row[s2]
+                        step_row[s2] = r
+                        row_step[r] = s2
                         if s2 == stage:
                             return True
                         r = old
-                queue[tail] = row_stage[r]
+                queue[tail] = row_step[r]
                 tail += 1
     return False
 
@@ -256,9 +285,11 @@ def constrained_levels(
 
 @nb.njit(cache=True, nogil=True)
 def _constrained_all(starts, ts, mask, rules, n_stages, window_us, level, path, rows, last_entry):
+    work = _scratch(starts, n_stages)
     for u in range(len(starts) - 1):
         a = starts[u]
         b = starts[u + 1]
+        _load(ts, mask, a, b, work)
         has_entry = False
         for r in range(a, b):
             if mask[r] & 1:
@@ -266,12 +297,12 @@ def _constrained_all(starts, ts, mask, rules, n_stages, window_us, level, path, 
                 break
         if has_entry:
             _constrained_unit(
-                ts[a:b], mask[a:b], rules, n_stages, window_us, level, path, rows, last_entry, u, a
+                ts[a:b], mask[a:b], rules, n_stages, window_us, level, path, rows, last_entry, u, a, work
             )
 
 
 @nb.njit(cache=True, nogil=True)
-def _constrained_unit(ts, mask, rules, n_stages, window_us, level, path, rows, last_entry, u, offset):
+def _constrained_unit(ts, mask, rules, n_stages, window_us, level, path, rows, last_entry, u, offset, work):
     """``offset`` is the unit's first row in the arrays of ``rules`` and of the output rows."""
     m = len(ts)
     excluded = rules.excluded  # per row of all units; empty without exclusions
@@ -317,11 +348,8 @@ def _constrained_unit(ts, mask, rules, n_stages, window_us, level, path, rows, l
     dq_head = np.empty(n_stages, dtype=np.int64)
     dq_tail = np.empty(n_stages, dtype=np.int64)
     pushed = np.empty(n_stages, dtype=np.int64)
-    row_stage = np.full(m, -1, dtype=np.int64)
-    stage_row = np.full(n_stages, -1, dtype=np.int64)
-    visited = np.zeros(m, dtype=np.bool_)
-    prev = np.zeros(m, dtype=np.int64)
-    queue = np.zeros(n_stages + 1, dtype=np.int64)
+    row_stage = work[ROW_STEP]
+    stage_row = work[STEP_ROW]
 
     best = 0
     best_last = INF
@@ -388,9 +416,7 @@ def _constrained_unit(ts, mask, rules, n_stages, window_us, level, path, rows, l
                     x = open_after[k - 1] if k > 0 else -1
                     if x >= 0 and closes[x] == k and opens[x] < j and arrive[j] < t:
                         break  # an excluded row lies strictly between the span's steps
-                    if not _place(
-                        k, g_start[g], g_start[g + 1], mask, row_stage, stage_row, visited, prev, queue
-                    ):
+                    if not _place(k, g_start[g], g_start[g + 1], work):
                         break
                     x = open_after[k]
                     if x < 0:
@@ -422,7 +448,7 @@ def _constrained_unit(ts, mask, rules, n_stages, window_us, level, path, rows, l
                 for r in range(g_start[g], g_start[g + 1]):
                     row_stage[r] = -1
                 for s in range(j, k + 1):
-                    _place(s, g_start[g], g_start[g + 1], mask, row_stage, stage_row, visited, prev, queue)
+                    _place(s, g_start[g], g_start[g + 1], work)
                 for s in range(j, k + 1):
                     path[u, s] = g_ts[g]
                     rows[u, s] = offset + stage_row[s]
@@ -586,6 +612,7 @@ def attempt_levels(
 @nb.njit(cache=True, nogil=True)
 def _attempts_all(starts, ts, mask, kind, rules, n_stages, window_us, level, path, rows, last_entry, unit_of):
     count = 0
+    work = _scratch(starts, n_stages)
     for u in range(len(starts) - 1):
         a = starts[u]
         b = starts[u + 1]
@@ -602,19 +629,43 @@ def _attempts_all(starts, ts, mask, kind, rules, n_stages, window_us, level, pat
             hi = e
             while hi < b and ts[hi] - t_entry <= window_us:
                 hi += 1
-            sub = mask[lo:hi].copy()
+            _load(ts, mask, lo, hi, work)
+            m = hi - lo
             if kind != ANY_ORDER:
-                for r in range(hi - lo):
-                    if ts[lo + r] != t_entry:
-                        sub[r] &= ~np.int64(1)  # this attempt's only entry is its own
+                for r in range(m):
+                    if work[ROW_TS, r] != t_entry:
+                        work[ROW_MASK, r] &= ~np.int64(1)  # this attempt's only entry is its own
             if kind == GREEDY:
-                _ordered_unit(ts[lo:hi], sub, n_stages, window_us, level, path, rows, last_entry, count, lo)
+                level[count], _ = _ordered_unit(work, m, n_stages, window_us)
+                _store(work, level[count], lo, count, path, rows)
             elif kind == CONSTRAINED:
                 _constrained_unit(
-                    ts[lo:hi], sub, rules, n_stages, window_us, level, path, rows, last_entry, count, lo
+                    work[ROW_TS, :m],
+                    work[ROW_MASK, :m],
+                    rules,
+                    n_stages,
+                    window_us,
+                    level,
+                    path,
+                    rows,
+                    last_entry,
+                    count,
+                    lo,
+                    work,
                 )
             else:
-                _any_unit(ts[lo:hi], sub, n_stages, window_us, level, path, rows, last_entry, count, lo)
+                _any_unit(
+                    work[ROW_TS, :m],
+                    work[ROW_MASK, :m],
+                    n_stages,
+                    window_us,
+                    level,
+                    path,
+                    rows,
+                    last_entry,
+                    count,
+                    lo,
+                )
             last_entry[count] = t_entry
             unit_of[count] = u
             end = path[count, n_stages - 1] if level[count] == n_stages else t_entry + window_us
