@@ -111,11 +111,14 @@ def prepare_events(
     high, low = unsorted[USER].to_numpy(), unsorted[FINGERPRINT_LOW].to_numpy()
     ordered = user_time_order(high, low, ts, threads=pl.thread_pool_size())
     users = np.arange(len(ordered.rows_per_user), dtype=np.uint32)
+    rest = [unsorted[c] for c in unsorted.columns if c not in (USER, FINGERPRINT_LOW, TS)]
+    with ThreadPoolExecutor(pl.thread_pool_size()) as pool:  # numpy's take releases the GIL
+        taken = list(pool.map(lambda series: take(series, ordered.order), rest))
     columns = [
-        pl.Series(ROW, ordered.order, dtype=pl.UInt32),
+        pl.Series(ROW, ordered.order),
         pl.Series(USER, np.repeat(users, ordered.rows_per_user)),
         pl.Series(TS, ordered.ts).cast(unsorted.schema[TS]),
-        *(take(unsorted[c], ordered.order) for c in unsorted.columns if c not in (USER, FINGERPRINT_LOW, TS)),
+        *taken,
     ]
     events = pl.DataFrame(columns).lazy().pipe(restrict_entries, since=entries_since, until=entries_until)
     if SESSION not in frame.columns:
@@ -123,7 +126,7 @@ def prepare_events(
     return events.collect()
 
 
-def take(series: pl.Series, order: npt.NDArray[np.int64]) -> pl.Series:
+def take(series: pl.Series, order: npt.NDArray[np.uint32]) -> pl.Series:
     """``series`` reordered by the permutation ``order``: through numpy when there are no
     nulls (random access on plain arrays is several times faster)."""
     if series.null_count() or not (

@@ -33,7 +33,7 @@ class Ordered(NamedTuple):
     """``order``: the row permutation; ``ts``: the timestamps in that order; ``rows_per_user``:
     how many rows each user (distinct fingerprint) has, in the order of ``order``."""
 
-    order: npt.NDArray[np.int64]
+    order: npt.NDArray[np.uint32]
     ts: npt.NDArray[np.int64]
     rows_per_user: npt.NDArray[np.int64]
 
@@ -68,10 +68,21 @@ def user_time_order(
     else:
         with ThreadPoolExecutor(len(ranges)) as pool:
             list(pool.map(refine, ranges))
-    new_user = np.ones(n, dtype=np.bool_)
-    new_user[1:] = (packed[1:, HIGH] != packed[:-1, HIGH]) | (packed[1:, LOW] != packed[:-1, LOW])
+    order = np.empty(n, dtype=np.uint32)
+    ordered_ts = np.empty(n, dtype=np.int64)
+    new_user = np.empty(n, dtype=np.bool_)
+    _unpack(packed, order, ordered_ts, new_user)
     rows_per_user = np.diff(np.append(np.flatnonzero(new_user), n)).astype(np.int64)
-    return Ordered(packed[:, ROW].copy(), packed[:, TIME].copy(), rows_per_user)
+    return Ordered(order, ordered_ts, rows_per_user)
+
+
+@nb.njit(cache=True, nogil=True)
+def _unpack(packed, order, ts, new_user):  # type: ignore[no-untyped-def]
+    """The row order and times out of the sorted packed rows, and where each user starts."""
+    for i in range(len(order)):
+        order[i] = packed[i, ROW]
+        ts[i] = packed[i, TIME]
+        new_user[i] = i == 0 or packed[i, HIGH] != packed[i - 1, HIGH] or packed[i, LOW] != packed[i - 1, LOW]
 
 
 @nb.njit(cache=True, nogil=True)
