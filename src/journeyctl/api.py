@@ -369,11 +369,13 @@ def check(
     where: Sequence[str] = (),
     since: str | date | datetime | None = None,
     until: str | date | datetime | None = None,
+    memory_limit: int | str | None = None,
+    progress: Progress | None = None,
 ) -> CheckReport:
     """Analyse ``events`` and judge the config's KPIs plus ``kpis`` expressions
     (``"overall_conversion>=0.02"``); the report carries the verdicts and the exit code.
-    ``exclude_pending``, ``bad_rows``, ``dedupe``, ``where``, ``since`` and ``until`` shape
-    the analysis exactly as they do for ``analyze``.
+    ``exclude_pending``, ``bad_rows``, ``dedupe``, ``where``, ``since``, ``until``,
+    ``memory_limit`` and ``progress`` shape the analysis exactly as they do for ``analyze``.
 
     Expressions are parsed before any event is read, so a typo fails fast (``UsageError``).
     """
@@ -400,5 +402,7 @@ def check(
         where=where,
         since=since,
         until=until,
+        memory_limit=memory_limit,
+        progress=progress,
     )
     return evaluate(result, journey.kpis, extra=extra, fail_on=fail_on)
