@@ -75,11 +75,11 @@ def prepare_events(
     entries_until: datetime | None = None,
 ) -> pl.DataFrame:
     """The columns the facts need, sorted by user and time: ``user_id`` as dense integer
-    codes (users in fingerprint order, see ``ordering``), ``ts``, ``event`` (an ``Enum``),
-    ``stage_mask``, ``session_id`` (per user), the
-    channel property as an ``Enum`` in text order (so its minimum is the smallest text),
-    ``excluded_mask`` (with exclusions), the hold columns (with a hold), and ``_row``, each
-    row's index in ``frame`` to fetch any other column.
+    codes (users in fingerprint order, see ``ordering``), ``ts``, ``event`` and the channel
+    property as ``Enum``s of their values in code-point order (so the smallest code is the
+    smallest text), ``stage_mask``, ``session_id`` (per user), ``excluded_mask`` (with
+    exclusions), the hold columns (with a hold), and ``_row``, each row's index in ``frame``
+    to fetch any other column.
 
     Only these narrow columns are reordered, never the text. Only rows in
     [entries_since, entries_until) may be funnel entries.
