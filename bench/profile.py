@@ -50,7 +50,7 @@ def main() -> None:
     clock.tick("start and imports")
     journey = load_config(args.config)
     files = expand_sources(args.events)
-    frame = load_journey_events(files, journey).collect()
+    frame = load_journey_events(files, journey).collect(engine="streaming")
     clock.tick("read and parse (mapped columns)")
     frame = repair_timestamps(frame, timezone=journey.timezone)
     good, _ = apply_quality(frame, files, policy=parse_bad_rows("fail"), dedupe=False)

@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from journeyctl import analyze
+from journeyctl import analyze, check
 from journeyctl.buckets import BASE_BYTES, bucket_count, parse_memory
 from journeyctl.cli import app
 from journeyctl.config.loading import load_config
@@ -151,3 +151,20 @@ def test_a_limit_too_small_for_the_facts_kept_across_buckets_is_refused(
     monkeypatch.setattr("journeyctl.buckets.BYTES_PER_EVENT", 100_000)
     with pytest.raises(UsageError, match="is too small for about"):
         bucket_count([STORE], LIMIT)
+
+
+@pytest.mark.usefixtures("small_buckets")
+def test_check_judges_the_same_kpis_through_buckets() -> None:
+    in_memory = check([STORE], ECOMMERCE, memory_limit=64 * 2**30)
+    bucketed = check([STORE], ECOMMERCE, memory_limit=LIMIT)
+    assert [(v.metric, v.actual, v.status) for v in bucketed.verdicts] == [
+        (v.metric, v.actual, v.status) for v in in_memory.verdicts
+    ]
+    assert bucketed.exit_code == in_memory.exit_code
+    runner = CliRunner()
+    config = str(ROOT / "configs" / "ecommerce.yaml")
+    cli = runner.invoke(
+        app, ["check", str(STORE), "-c", config, "-f", "json", "--memory-limit", "1GiB", "-q"]
+    )
+    assert (cli.exit_code, cli.stderr) == (in_memory.exit_code, "")
+    assert [v["status"] for v in json.loads(cli.stdout)["verdicts"]] == [v.status for v in in_memory.verdicts]

@@ -381,6 +381,22 @@ def test_repeated_rows_are_exactly_the_later_copies_of_identical_rows() -> None:
     assert repeated_rows(events.head(0)).to_list() == []
 
 
+def test_rows_sharing_user_time_and_event_repeat_only_when_every_column_is_equal() -> None:
+    # all four rows are candidates (same user, ts, event); row 2 repeats row 0, row 3 repeats
+    # nothing (its channel differs), row 1 differs in the page
+    ts = datetime(2026, 1, 1, tzinfo=UTC)
+    events = pl.DataFrame(
+        {
+            "user_id": ["u"] * 4,
+            "ts": [ts] * 4,
+            "event": ["view"] * 4,
+            "channel": ["ads", "ads", "ads", "seo"],
+            "page": ["/a", "/b", "/a", "/a"],
+        }
+    )
+    assert repeated_rows(events).to_list() == [False, False, True, False]
+
+
 @pytest.mark.parametrize(
     ("text", "expected_utc"),
     [

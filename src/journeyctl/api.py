@@ -263,7 +263,8 @@ def read_checked_events(
     else:
         files = expand_sources(events)
         with polars_errors(files):
-            frame = load_journey_events(files, journey).collect()
+            # the streaming engine parses timestamps on every core; in memory, on one
+            frame = load_journey_events(files, journey).collect(engine="streaming")
         refuse_empty_files(frame, files)
         if journey.time_format == "auto":
             frame = repair_timestamps(frame, timezone=journey.timezone)
@@ -368,11 +369,13 @@ def check(
     where: Sequence[str] = (),
     since: str | date | datetime | None = None,
     until: str | date | datetime | None = None,
+    memory_limit: int | str | None = None,
+    progress: Progress | None = None,
 ) -> CheckReport:
     """Analyse ``events`` and judge the config's KPIs plus ``kpis`` expressions
     (``"overall_conversion>=0.02"``); the report carries the verdicts and the exit code.
-    ``exclude_pending``, ``bad_rows``, ``dedupe``, ``where``, ``since`` and ``until`` shape
-    the analysis exactly as they do for ``analyze``.
+    ``exclude_pending``, ``bad_rows``, ``dedupe``, ``where``, ``since``, ``until``,
+    ``memory_limit`` and ``progress`` shape the analysis exactly as they do for ``analyze``.
 
     Expressions are parsed before any event is read, so a typo fails fast (``UsageError``).
     """
@@ -399,5 +402,7 @@ def check(
         where=where,
         since=since,
         until=until,
+        memory_limit=memory_limit,
+        progress=progress,
     )
     return evaluate(result, journey.kpis, extra=extra, fail_on=fail_on)

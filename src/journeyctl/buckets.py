@@ -199,7 +199,7 @@ def split_by_user(files: Sequence[Path], journey: JourneyConfig, root: Path, *, 
     events = load_journey_events(files, journey)
     bucket = (pl.col(USER).hash() % buckets).alias(BUCKET)
     events.with_columns(bucket).sink_parquet(
-        pl.PartitionBy(root, key=BUCKET, include_key=False), mkdir=True, compression="lz4"
+        pl.PartitionBy(root, key=BUCKET, include_key=False), mkdir=True, compression="lz4", statistics=False
     )
 
 

@@ -351,13 +351,15 @@ def check(
     where: WhereOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
+    memory_limit: MemoryLimitOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Check the journey's KPIs against their thresholds: a CI gate.
 
     Exit code 0 when no KPI failed (warnings allowed), 1 when a KPI failed or cannot be
     computed, 2 for invalid input. With GITHUB_ACTIONS=true, also prints ::error/::warning
     annotations and appends a Markdown table to $GITHUB_STEP_SUMMARY. --bad-rows, --dedupe,
-    --where, --since and --until shape the analysis as they do for analyze.
+    --where, --since, --until and --memory-limit shape the analysis as they do for analyze.
 
     Example: journeyctl check exports/latest.csv -c journey.yaml --junit kpi.xml
 
@@ -367,18 +369,21 @@ def check(
         inputs = [config, *map(Path, events)]
         refuse_clashes([("-c", config), ("--junit", junit), ("-o", output), quarantine_file(bad_rows)])
         journey = api.with_funnel_mode(load_config(config), order=order, count=count)
-        report = api.check(
-            events,
-            journey,
-            kpis=kpi or [],
-            fail_on=fail_on,
-            exclude_pending=exclude_pending,
-            bad_rows=bad_rows,
-            dedupe=dedupe,
-            where=where or [],
-            since=since,
-            until=until,
-        )
+        with progress_display(enabled=not quiet and sys.stderr.isatty()) as progress:
+            report = api.check(
+                events,
+                journey,
+                kpis=kpi or [],
+                fail_on=fail_on,
+                exclude_pending=exclude_pending,
+                bad_rows=bad_rows,
+                dedupe=dedupe,
+                where=where or [],
+                since=since,
+                until=until,
+                memory_limit=memory_limit,
+                progress=progress,
+            )
         to_terminal = output is None and stdout_is_terminal()
         text = render_report(report, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
         if junit is not None:

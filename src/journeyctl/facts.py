@@ -43,6 +43,8 @@ from journeyctl.stages import assign_stages, mark_exclusions, restrict_entries
 
 ATTEMPT = "attempt"  # with count: entries, the attempt's number within its unit (1, 2, …)
 UnitOf = npt.NDArray[np.int64] | None  # with count: entries, the unit of each attempt
+FINGERPRINT_SEEDS = (0, 0x9E3779B97F4A7C15)  # two independent hashes of the user id (``ordering``)
+FINGERPRINT_LOW = "_user_low"
 
 
 @dataclass(frozen=True)
@@ -73,10 +75,11 @@ def prepare_events(
     entries_until: datetime | None = None,
 ) -> pl.DataFrame:
     """The columns the facts need, sorted by user and time: ``user_id`` as dense integer
-    codes, ``ts``, ``event`` (an ``Enum``), ``stage_mask``, ``session_id`` (per user), the
-    channel property as an ``Enum`` in text order (so its minimum is the smallest text),
-    ``excluded_mask`` (with exclusions), the hold columns (with a hold), and ``_row``, each
-    row's index in ``frame`` to fetch any other column.
+    codes (users in fingerprint order, see ``ordering``), ``ts``, ``event`` and the channel
+    property as ``Enum``s of their values in code-point order (so the smallest code is the
+    smallest text), ``stage_mask``, ``session_id`` (per user), ``excluded_mask`` (with
+    exclusions), the hold columns (with a hold), and ``_row``, each row's index in ``frame``
+    to fetch any other column.
 
     Only these narrow columns are reordered, never the text. Only rows in
     [entries_since, entries_until) may be funnel entries.
@@ -84,10 +87,12 @@ def prepare_events(
     channel = landing_channel_column(journey)
     text = [EVENT, *([channel] if channel else [])]
     enums = {c: pl.Enum(frame[c].cast(pl.String).unique().drop_nulls().sort()) for c in text}
+    names = enums[EVENT].categories.to_list()
     narrow = [
-        pl.col(USER).cast(pl.String).cast(pl.Categorical(pl.Categories.random())).to_physical(),
+        pl.col(USER).cast(pl.String).hash(FINGERPRINT_SEEDS[0]).alias(USER),
+        pl.col(USER).cast(pl.String).hash(FINGERPRINT_SEEDS[1]).alias(FINGERPRINT_LOW),
         pl.col(TS),
-        *(pl.col(c).cast(pl.String).cast(enums[c]) for c in text),
+        *text,
         pl.col(STAGE_MASK),
         *([pl.col(EXCLUDED)] if journey.funnel.exclude else []),
         *(pl.col(c).cast(pl.String) for c in journey.funnel.hold),
@@ -96,21 +101,24 @@ def prepare_events(
         narrow.append(pl.col(SESSION).cast(pl.String).cast(pl.Categorical(pl.Categories.random())))
     unsorted = (
         frame.lazy()
-        .pipe(assign_stages, journey.stages)
-        .pipe(mark_exclusions, journey.funnel.exclude)
+        .with_columns(pl.col(c).cast(pl.String).cast(enums[c]) for c in text)
+        .pipe(assign_stages, journey.stages, names)
+        .pipe(mark_exclusions, journey.funnel.exclude, names)
         .select(narrow)
         .collect()
     )
-    codes = unsorted[USER].to_numpy()
     ts = unsorted[TS].dt.epoch("us").to_numpy()
-    ordered = user_time_order(codes, ts, threads=pl.thread_pool_size())
+    high, low = unsorted[USER].to_numpy(), unsorted[FINGERPRINT_LOW].to_numpy()
+    ordered = user_time_order(high, low, ts, threads=pl.thread_pool_size())
+    users = np.arange(len(ordered.rows_per_user), dtype=np.uint32)
+    rest = [unsorted[c] for c in unsorted.columns if c not in (USER, FINGERPRINT_LOW, TS)]
+    with ThreadPoolExecutor(pl.thread_pool_size()) as pool:  # numpy's take releases the GIL
+        taken = list(pool.map(lambda series: take(series, ordered.order), rest))
     columns = [
-        pl.Series(ROW, ordered.order, dtype=pl.UInt32),
-        pl.Series(
-            USER, np.repeat(np.arange(len(ordered.rows_per_code), dtype=np.uint32), ordered.rows_per_code)
-        ),
+        pl.Series(ROW, ordered.order),
+        pl.Series(USER, np.repeat(users, ordered.rows_per_user)),
         pl.Series(TS, ordered.ts).cast(unsorted.schema[TS]),
-        *(take(unsorted[c], ordered.order) for c in unsorted.columns if c not in (USER, TS)),
+        *taken,
     ]
     events = pl.DataFrame(columns).lazy().pipe(restrict_entries, since=entries_since, until=entries_until)
     if SESSION not in frame.columns:
@@ -118,7 +126,7 @@ def prepare_events(
     return events.collect()
 
 
-def take(series: pl.Series, order: npt.NDArray[np.int64]) -> pl.Series:
+def take(series: pl.Series, order: npt.NDArray[np.uint32]) -> pl.Series:
     """``series`` reordered by the permutation ``order``: through numpy when there are no
     nulls (random access on plain arrays is several times faster)."""
     if series.null_count() or not (

@@ -15,7 +15,6 @@ from typing import Literal
 
 import numba as nb
 import numpy as np
-import numpy.typing as npt
 import polars as pl
 
 from journeyctl.columns import EVENT, TS, USER
@@ -63,19 +62,12 @@ def next_event_column(events: pl.DataFrame, levels: Levels) -> pl.Series:
     rows = _next_rows(
         events[TS].dt.epoch("us").to_numpy().astype(np.int64, copy=False),
         user_end,
-        _name_order(events[EVENT]),
+        events[EVENT].to_physical().to_numpy().astype(np.int64),  # its Enum is in name order
         levels.rows,
         levels.level,
     )
     picked = pl.Series(rows, dtype=pl.Int64)
     return events[EVENT].gather(picked.set(picked < 0, None)).alias(NEXT_EVENT)
-
-
-def _name_order(names: pl.Series) -> npt.NDArray[np.int64]:
-    """Per row, the rank of its event name in code-point order (an Enum of the sorted
-    distinct names: a hash lookup per row instead of sorting every row)."""
-    ordered = pl.Enum(names.unique().sort().to_list())
-    return names.cast(ordered).to_physical().to_numpy().astype(np.int64)
 
 
 @nb.njit(cache=True, nogil=True)

@@ -110,11 +110,13 @@ def add_quality(parts: Sequence[DataQuality]) -> DataQuality:
 def repeated_rows(events: pl.DataFrame) -> pl.Series:
     """True for each row identical in every column to an earlier row (nulls equal nulls).
 
-    Only rows sharing a row hash with another row can be repeats (equal rows hash equally),
-    so the exact comparison runs on those few candidates instead of on every row; shared
-    hashes are found by sorting them, which is cheaper than a hash table of every row.
+    Only rows sharing a hash of their user, time and event with another row can be repeats
+    (equal rows hash equally), so the exact comparison of every column runs on those few
+    candidates instead of on every row; hashing three columns instead of all costs a third.
+    Shared hashes are found by sorting them, which is cheaper than a hash table of every row.
     """
-    hashes = events.select(pl.struct(pl.all()).hash()).to_series()
+    keys = [c for c in (USER, TS, EVENT) if c in events.columns] or events.columns
+    hashes = events.select(pl.struct(keys).hash()).to_series()
     ordered = np.sort(hashes.to_numpy())
     shared = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
     repeated = np.zeros(events.height, dtype=np.bool_)

@@ -13,17 +13,37 @@ from journeyctl.config.models import Condition, Exclusion, Matcher, Scalar, Stag
 MAX_STAGES = 62  # stage bits live in one Int64
 
 
-def assign_stages(events: pl.LazyFrame, stages: Sequence[Stage]) -> pl.LazyFrame:
-    """Add ``stage_mask``: bit ``i`` is set when the row matches stage ``i`` (0-based)."""
-    return events.with_columns(stage_mask_expr(stages))
+def assign_stages(events: pl.LazyFrame, stages: Sequence[Stage], names: Sequence[str]) -> pl.LazyFrame:
+    """Add ``stage_mask``: bit ``i`` is set when the row matches stage ``i`` (0-based).
+
+    ``event`` is an ``Enum`` of ``names``: matchers that test only the event name become one
+    table of stage bits per event code, looked up once per row; matchers with ``where``
+    conditions are evaluated per row."""
+    table = [0] * len(names)
+    conditional: list[pl.Expr] = []
+    for i, stage in enumerate(stages):
+        for c, name in enumerate(names):
+            if any(name in m.events for m in stage.match if not m.where):
+                table[c] |= 1 << i
+        tested = [m for m in stage.match if m.where]
+        if tested:
+            hit = pl.any_horizontal([matcher_expr(m, names) for m in tested])
+            conditional.append(pl.when(hit).then(pl.lit(1 << i, pl.Int64)).otherwise(pl.lit(0, pl.Int64)))
+    mask = pl.lit(pl.Series(table, dtype=pl.Int64)).gather(pl.col(EVENT).to_physical())
+    for bit in conditional:
+        mask = mask | bit
+    return events.with_columns(mask.alias(STAGE_MASK))
 
 
-def mark_exclusions(events: pl.LazyFrame, exclusions: Sequence[Exclusion]) -> pl.LazyFrame:
-    """Add ``excluded_mask``: bit ``x`` is set when the row matches ``funnel.exclude[x]``."""
+def mark_exclusions(
+    events: pl.LazyFrame, exclusions: Sequence[Exclusion], names: Sequence[str]
+) -> pl.LazyFrame:
+    """Add ``excluded_mask``: bit ``x`` is set when the row matches ``funnel.exclude[x]``
+    (``event`` an ``Enum`` of ``names``)."""
     if not exclusions:
         return events
     bits = [
-        pl.when(matcher_expr(rule)).then(pl.lit(1 << x, pl.Int64)).otherwise(pl.lit(0, pl.Int64))
+        pl.when(matcher_expr(rule, names)).then(pl.lit(1 << x, pl.Int64)).otherwise(pl.lit(0, pl.Int64))
         for x, rule in enumerate(exclusions)
     ]
     return events.with_columns(pl.sum_horizontal(bits).alias(EXCLUDED))
@@ -46,22 +66,19 @@ def restrict_entries(
     )
 
 
-def stage_mask_expr(stages: Sequence[Stage]) -> pl.Expr:
-    bits = [
-        pl.when(any_matcher_expr(stage.match)).then(pl.lit(1 << i, pl.Int64)).otherwise(pl.lit(0, pl.Int64))
-        for i, stage in enumerate(stages)
-    ]
-    return pl.sum_horizontal(bits).alias(STAGE_MASK)
-
-
 def any_matcher_expr(matchers: Sequence[Matcher]) -> pl.Expr:
     """True for rows any of ``matchers`` accepts."""
     return pl.any_horizontal([matcher_expr(m) for m in matchers])
 
 
-def matcher_expr(matcher: Matcher | Exclusion) -> pl.Expr:
-    """True for the event rows this matcher accepts; a missing property never matches."""
-    expr = pl.col(EVENT).is_in(matcher.events)
+def matcher_expr(matcher: Matcher | Exclusion, names: Sequence[str] | None = None) -> pl.Expr:
+    """True for the event rows this matcher accepts; a missing property never matches.
+    ``event`` is text, or with ``names`` an ``Enum`` of them (tested by code)."""
+    if names is None:
+        expr = pl.col(EVENT).is_in(matcher.events)
+    else:
+        codes = [c for c, name in enumerate(names) if name in matcher.events]
+        expr = pl.col(EVENT).to_physical().is_in(pl.Series(codes, dtype=pl.UInt32))
     for column, condition in matcher.where.items():
         expr &= condition_expr(pl.col(column), condition).fill_null(False)
     return expr
