@@ -572,9 +572,19 @@ def _any_unit(work, m, n_stages, window_us):
             for s in range(n_stages):
                 work[MATCHED_ROW, s] = -1
             n_kept = 0
+            matched = 0  # the stages matched to kept rows, as bits
             r = g
             while r < m and work[ROW_TS, r] - t0 <= window_us and n_kept < n_stages:
-                if work[ROW_MASK, r] != 0 and _augment(r, n_stages, work):
+                # Which rows are kept depends only on whether the matching can grow, not on
+                # which maximum matching is held: a row matching a free stage takes it.
+                free = work[ROW_MASK, r] & ((1 << n_stages) - 1) & ~matched
+                if free:
+                    s = _first_bit(free)
+                    work[MATCHED_ROW, s] = r
+                else:
+                    s = _augment(r, n_stages, work) if work[ROW_MASK, r] else -1
+                if s >= 0:
+                    matched |= 1 << s
                     work[KEPT, n_kept] = r
                     n_kept += 1
                 r += 1
@@ -593,7 +603,8 @@ def _any_unit(work, m, n_stages, window_us):
 @nb.njit(cache=True, nogil=True)
 def _augment(r0, n_stages, work):
     """Match row ``r0`` to a stage (``MATCHED_ROW``), moving matched rows along an augmenting
-    path (Kuhn's depth-first search, iterative); False when no stage can be freed for it."""
+    path (Kuhn's depth-first search, iterative); returns the stage newly matched, -1 when no
+    stage can be freed for the row."""
     for s in range(n_stages):
         work[STAGE_SEEN, s] = 0
     depth = 0
@@ -615,11 +626,20 @@ def _augment(r0, n_stages, work):
             for d in range(depth, -1, -1):  # flip the path: each row takes its stage
                 st = work[STACK_STAGE, d]
                 work[MATCHED_ROW, st] = r0 if d == 0 else work[MATCHED_ROW, work[STACK_STAGE, d - 1]]
-            return True
+            return s
         depth += 1
         row = work[MATCHED_ROW, s]
         work[STACK_NEXT, depth] = 0
-    return False
+    return -1
+
+
+@nb.njit(cache=True, nogil=True)
+def _first_bit(bits):
+    """The index of the lowest set bit of ``bits`` (not 0)."""
+    i = 0
+    while not (bits >> i) & 1:
+        i += 1
+    return i
 
 
 GREEDY, CONSTRAINED, ANY_ORDER = 0, 1, 2
