@@ -305,7 +305,7 @@ def unit_levels(events: pl.DataFrame, journey: JourneyConfig) -> UnitLevels:
     """
     keys = unit_keys(journey)
     frame, order = events, None
-    if keys != [USER]:
+    if keys != [USER] and not (keys == [USER, SESSION] and in_session_order(events[SESSION])):
         columns = [*keys, TS, STAGE_MASK, *([EXCLUDED] if EXCLUDED in events.columns else [])]
         indexed = events.select(columns).with_row_index("_prepared")
         frame = indexed.drop_nulls(keys).sort([*keys, "_prepared"])
@@ -341,6 +341,13 @@ def unit_levels(events: pl.DataFrame, journey: JourneyConfig) -> UnitLevels:
         )
     excluded_by = [int((levels.level < base.level).sum()) for levels in alone]
     return UnitLevels(first_rows, None, clean, excluded_by, int(lowered.sum()))
+
+
+def in_session_order(sessions: pl.Series) -> bool:
+    """True when the session ids (codes) never decrease along the rows, as inactivity
+    sessions are numbered: rows sorted by user and time are then grouped by session too."""
+    codes = sessions.to_physical()
+    return codes.null_count() == 0 and bool((codes.diff().drop_nulls() >= 0).all())
 
 
 def unit_columns(
