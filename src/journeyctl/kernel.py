@@ -64,28 +64,51 @@ def ordered_levels(
 
 # The per-unit kernels keep their state in the rows of one scratch array, allocated once per
 # call: a call between jitted functions reference-counts every array it passes (two atomic
-# operations each), which would cost more than the funnel itself if it passed many small
-# arrays. A unit reads only what it wrote, so nothing is cleared between units.
-# Per row of the unit (the unit's rows are copied in, from 0):
-ROW_TS, ROW_MASK = 0, 1
-ROW_STEP = 2  # the step the row fills in the group being matched (-1 none)
-ROW_SEEN = 3  # 1 when the current augmenting-path search reached the row
-ROW_FROM = 4  # the step whose search reached it
-# Per step:
-STEP_ROW, STEP_TS = 5, 6  # the current path
-BEST_ROW, BEST_TS = 7, 8  # the unit's reported path
-QUEUE = 9  # steps waiting in an augmenting-path search
-SCAN_FROM, SCAN_TO = 10, 11  # per stage i: the first row ≥ SCAN_FROM matching i is SCAN_TO
-SCRATCH_ROWS = 12
+# operations each), which would cost more than the funnel itself with many small arrays, so
+# the helpers called per group or step are also inlined. A unit reads only what it wrote,
+# so nothing is cleared between units. A row holds a value per row of the unit (its rows are
+# copied in, from 0), or per step, stage or exclusion span. Each kernel allocates the rows it
+# uses: ``ANY_ROWS``, ``ORDERED_ROWS``, or ``CONSTRAINED_ROWS`` and a ``DEADLINE`` row per
+# exclusion span.
+ROW_TS, ROW_MASK = 0, 1  # per row: time, stage bits
+BEST_ROW, BEST_TS = 2, 3  # per step: the unit's reported path
+# Matching the steps that share a timestamp to the rows of their group:
+ROW_STEP = 4  # per row: the step it fills (-1 none)
+ROW_SEEN = 5  # per row: 1 when the current augmenting-path search reached it
+ROW_FROM = 6  # per row: the step whose search reached it
+STEP_ROW = 7  # per step: its row
+QUEUE = 8  # the steps waiting in the search
+# Any order matches no groups and uses these rows instead: per stage, the row matched to it
+# and the depth-first search; per step, its row.
+MATCHED_ROW, STAGE_SEEN, STACK_STAGE, STACK_NEXT, KEPT = 4, 5, 6, 7, 8
+ANY_ROWS = 9
+# The ordered funnel, per step: the time of the path being built; per stage i: the first row
+# ≥ SCAN_FROM matching i is SCAN_TO.
+STEP_TS, SCAN_FROM, SCAN_TO = 9, 10, 11
+ORDERED_ROWS = 12
+# The constrained programme: per row, exclusion bits; per timestamp group (rows
+# G_START[g]:G_START[g+1]) its time, stage and exclusion bits; per step, the rules, the
+# arrivals in the current group and the sliding-window deques; per exclusion span, its steps
+# and (``_deadlines``) a row of deadlines per group.
+ROW_EXCL, G_START, G_TS, G_MASK, G_EXCL = 12, 13, 14, 15, 16
+WITHIN, AFTER, OPEN_AFTER = 17, 18, 19
+ARRIVE, DQ_HEAD, DQ_TAIL, PUSHED = 20, 21, 22, 23
+OPENS, CLOSES = 24, 25
+DEADLINE = CONSTRAINED_ROWS = 26
+# The constrained programme's tables, per (step, group):
+REACH, RUN_START, ARRIVE_FROM, DQ = 0, 1, 2, 3
+TABLES = 4
 
 
 @nb.njit(cache=True, nogil=True)
-def _scratch(starts, n_stages):
-    """The scratch array for the units ``starts[u]:starts[u+1]``, wide enough for any of them."""
-    width = n_stages + 1
+def _scratch(starts, n_rows, n_stages):
+    """The scratch array for the units ``starts[u]:starts[u+1]``: ``n_rows`` rows, a column
+    per row of the longest unit and one more (group starts end with the row count), at
+    least one per step and one more (a search queue holds every step)."""
+    width = n_stages
     for u in range(len(starts) - 1):
         width = max(width, starts[u + 1] - starts[u])
-    return np.empty((SCRATCH_ROWS, width), dtype=np.int64)
+    return np.empty((n_rows, width + 1), dtype=np.int64)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -106,7 +129,7 @@ def _store(work, reached, offset, u, path, rows):
 
 @nb.njit(cache=True, nogil=True)
 def _ordered_all(starts, ts, mask, n_stages, window_us, level, path, rows, last_entry):
-    work = _scratch(starts, n_stages)
+    work = _scratch(starts, ORDERED_ROWS, n_stages)
     for u in range(len(starts) - 1):
         a = starts[u]
         b = starts[u + 1]
@@ -198,46 +221,40 @@ def _next_row(stage, p, m, work):
     return q
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, inline="always")
 def _place(stage, gs, ge, work):
     """Give ``stage`` a row of the group ``gs:ge`` (``STEP_ROW``), re-assigning earlier
     steps if needed (an augmenting path); False when the group's rows cannot fill one more
     step. ``ROW_STEP`` is -1 on the group's rows before its first step."""
-    mask = work[ROW_MASK]
-    row_step = work[ROW_STEP]
-    step_row = work[STEP_ROW]
     if ge - gs == 1:
-        if row_step[gs] == -1 and (mask[gs] >> stage) & 1:
-            row_step[gs] = stage
-            step_row[stage] = gs
+        if work[ROW_STEP, gs] == -1 and (work[ROW_MASK, gs] >> stage) & 1:
+            work[ROW_STEP, gs] = stage
+            work[STEP_ROW, stage] = gs
             return True
         return False
-    seen = work[ROW_SEEN]
-    came_from = work[ROW_FROM]
-    queue = work[QUEUE]
     for r in range(gs, ge):
-        seen[r] = 0
-    step_row[stage] = -1
+        work[ROW_SEEN, r] = 0
+    work[STEP_ROW, stage] = -1
     head = 0
     tail = 1
-    queue[0] = stage
+    work[QUEUE, 0] = stage
     while head < tail:
-        s = queue[head]
+        s = work[QUEUE, head]
         head += 1
         for r in range(gs, ge):
-            if not seen[r] and (mask[r] >> s) & 1:
-                seen[r] = 1
-                came_from[r] = s
-                if row_step[r] == -1:
+            if not work[ROW_SEEN, r] and (work[ROW_MASK, r] >> s) & 1:
+                work[ROW_SEEN, r] = 1
+                work[ROW_FROM, r] = s
+                if work[ROW_STEP, r] == -1:  # free: shift the steps along the path back to `stage`
                     while True:
-                        s2 = came_from[r]
-                        old = step_row[s2]
-                        step_row[s2] = r
-                        row_step[r] = s2
+                        s2 = work[ROW_FROM, r]
+                        old = work[STEP_ROW, s2]
+                        work[STEP_ROW, s2] = r
+                        work[ROW_STEP, r] = s2
                         if s2 == stage:
                             return True
                         r = old
-                queue[tail] = row_step[r]
+                work[QUEUE, tail] = work[ROW_STEP, r]
                 tail += 1
     return False
 
@@ -285,178 +302,218 @@ def constrained_levels(
 
 @nb.njit(cache=True, nogil=True)
 def _constrained_all(starts, ts, mask, rules, n_stages, window_us, level, path, rows, last_entry):
-    work = _scratch(starts, n_stages)
+    n_excl = len(rules.opens)
+    work = _scratch(starts, CONSTRAINED_ROWS + n_excl, n_stages)
+    tables = np.empty((TABLES, n_stages, work.shape[1]), dtype=np.int64)
+    _load_rules(rules, n_stages, work)
     for u in range(len(starts) - 1):
         a = starts[u]
         b = starts[u + 1]
         _load(ts, mask, a, b, work)
-        has_entry = False
-        for r in range(a, b):
-            if mask[r] & 1:
-                has_entry = True
-                break
-        if has_entry:
-            _constrained_unit(
-                ts[a:b], mask[a:b], rules, n_stages, window_us, level, path, rows, last_entry, u, a, work
-            )
+        _load_excluded(rules.excluded, a, b, work)
+        level[u], last_entry[u] = _constrained_unit(
+            work, tables, b - a, n_stages, n_excl, rules.strict, window_us
+        )
+        _store(work, level[u], a, u, path, rows)
 
 
 @nb.njit(cache=True, nogil=True)
-def _constrained_unit(ts, mask, rules, n_stages, window_us, level, path, rows, last_entry, u, offset, work):
-    """``offset`` is the unit's first row in the arrays of ``rules`` and of the output rows."""
-    m = len(ts)
-    excluded = rules.excluded  # per row of all units; empty without exclusions
-    within_us = rules.within_us
-    after_us = rules.after_us
-    strict = rules.strict
-    open_after = rules.open_after
-    opens = rules.opens
-    closes = rules.closes
+def _load_rules(rules, n_stages, work):
+    """Copy the per-step gaps and the exclusion spans into their scratch rows."""
+    for k in range(n_stages):
+        work[WITHIN, k] = rules.within_us[k]
+        work[AFTER, k] = rules.after_us[k]
+        work[OPEN_AFTER, k] = rules.open_after[k]
+    for x in range(len(rules.opens)):
+        work[OPENS, x] = rules.opens[x]
+        work[CLOSES, x] = rules.closes[x]
+
+
+@nb.njit(cache=True, nogil=True)
+def _load_excluded(excluded, a, b, work):
+    """Copy the exclusion bits of rows ``a:b`` (none when ``excluded`` is empty)."""
+    for r in range(b - a):
+        work[ROW_EXCL, r] = excluded[a + r] if len(excluded) else 0
+
+
+@nb.njit(cache=True, nogil=True)
+def _groups(work, m):
+    """Split the unit's ``m`` rows into timestamp groups (``G_*`` rows), each with the stages
+    and exclusions its rows match; returns the number of groups."""
     n_groups = 0
     for r in range(m):
-        if r == 0 or ts[r] != ts[r - 1]:
+        if r == 0 or work[ROW_TS, r] != work[ROW_TS, r - 1]:
+            work[G_START, n_groups] = r
+            work[G_TS, n_groups] = work[ROW_TS, r]
+            work[G_MASK, n_groups] = 0
+            work[G_EXCL, n_groups] = 0
             n_groups += 1
-    g_start = np.empty(n_groups + 1, dtype=np.int64)  # rows of group g: g_start[g]:g_start[g+1]
-    g_ts = np.empty(n_groups, dtype=np.int64)
-    g_mask = np.zeros(n_groups, dtype=np.int64)
-    g_excl = np.zeros(n_groups, dtype=np.int64)
-    g = -1
-    for r in range(m):
-        if r == 0 or ts[r] != ts[r - 1]:
-            g += 1
-            g_start[g] = r
-            g_ts[g] = ts[r]
-        g_mask[g] |= mask[r]
-        if len(excluded):
-            g_excl[g] |= excluded[offset + r]
-    g_start[n_groups] = m
-    n_excl = len(opens)
-    # deadline[x, g]: time of the first group after g holding a row of exclusion x
-    deadline = np.full((max(n_excl, 1), n_groups), INF, dtype=np.int64)
+        work[G_MASK, n_groups - 1] |= work[ROW_MASK, r]
+        work[G_EXCL, n_groups - 1] |= work[ROW_EXCL, r]
+    work[G_START, n_groups] = m
+    return n_groups
+
+
+@nb.njit(cache=True, nogil=True)
+def _deadlines(work, n_groups, n_excl):
+    """``DEADLINE[x, g]``: the time of the first group after g holding a row of exclusion x."""
     for x in range(n_excl):
         nxt = INF
         for h in range(n_groups - 1, -1, -1):
-            deadline[x, h] = nxt
-            if (g_excl[h] >> x) & 1:
-                nxt = g_ts[h]
+            work[DEADLINE + x, h] = nxt
+            if (work[G_EXCL, h] >> x) & 1:
+                nxt = work[G_TS, h]
 
-    reach = np.empty((n_stages, n_groups), dtype=np.int64)  # best deadline; NOT_REACHED: none
-    run_start = np.empty((n_stages, n_groups), dtype=np.int64)
-    arrive = np.empty(n_stages, dtype=np.int64)
-    arrive_from = np.empty((n_stages, n_groups), dtype=np.int64)
-    dq = np.empty((n_stages, n_groups), dtype=np.int64)  # sliding-window maxima of reach[k-1]
-    dq_head = np.empty(n_stages, dtype=np.int64)
-    dq_tail = np.empty(n_stages, dtype=np.int64)
-    pushed = np.empty(n_stages, dtype=np.int64)
-    row_stage = work[ROW_STEP]
-    stage_row = work[STEP_ROW]
 
+@nb.njit(cache=True, nogil=True)
+def _constrained_unit(work, tables, m, n_stages, n_excl, strict, window_us):
+    """The level and latest entry (``NOT_REACHED`` if none) of the unit's ``m`` rows; the
+    reported path is left in ``BEST_TS``/``BEST_ROW``."""
+    n_groups = _groups(work, m)
+    _deadlines(work, n_groups, n_excl)
     best = 0
     best_last = INF
+    last_entry = NOT_REACHED
     for g0 in range(n_groups):
-        if not g_mask[g0] & 1:
+        if not work[G_MASK, g0] & 1:
             continue
-        last_entry[u] = g_ts[g0]
-        horizon = g_ts[g0] + window_us
-        g_end = g0
-        while g_end < n_groups and g_ts[g_end] <= horizon:
-            g_end += 1
-        for k in range(n_stages):
-            dq_head[k] = 0
-            dq_tail[k] = 0
-            pushed[k] = g0
-            for h in range(g0, g_end):
-                reach[k, h] = NOT_REACHED
-        reached = 0
-        first_g = -1
-        for g in range(g0, g_end):
-            t = g_ts[g]
-            for k in range(n_stages):
-                arrive[k] = NOT_REACHED
-            if g == g0:
-                arrive[0] = INF
-            else:
-                for k in range(1, n_stages):
-                    if not (g_mask[g] >> k) & 1:
-                        continue
-                    # candidates for step k-1: groups h < g with after ≤ t - t[h] ≤ within
-                    hi = t - after_us[k]
-                    while pushed[k] < g and g_ts[pushed[k]] <= hi:
-                        h = pushed[k]
-                        pushed[k] += 1
-                        if reach[k - 1, h] == NOT_REACHED:
-                            continue
-                        # strictly smaller only: among equal deadlines the earliest step stays in front
-                        while (
-                            dq_tail[k] > dq_head[k] and reach[k - 1, dq[k, dq_tail[k] - 1]] < reach[k - 1, h]
-                        ):
-                            dq_tail[k] -= 1
-                        dq[k, dq_tail[k]] = h
-                        dq_tail[k] += 1
-                    lo = NOT_REACHED if within_us[k] == INF else t - within_us[k]
-                    while dq_tail[k] > dq_head[k] and (
-                        g_ts[dq[k, dq_head[k]]] < lo or (strict and dq[k, dq_head[k]] < g - 1)
-                    ):
-                        dq_head[k] += 1
-                    if dq_tail[k] == dq_head[k]:
-                        continue
-                    h = dq[k, dq_head[k]]
-                    if strict and h != g - 1:
-                        continue
-                    arrive[k] = reach[k - 1, h]
-                    arrive_from[k, g] = h
-            for j in range(n_stages):
-                if arrive[j] == NOT_REACHED:
-                    continue
-                for r in range(g_start[g], g_start[g + 1]):
-                    row_stage[r] = -1
-                for k in range(j, n_stages):
-                    if k > j and after_us[k] > 0:
-                        break
-                    x = open_after[k - 1] if k > 0 else -1
-                    if x >= 0 and closes[x] == k and opens[x] < j and arrive[j] < t:
-                        break  # an excluded row lies strictly between the span's steps
-                    if not _place(k, g_start[g], g_start[g + 1], work):
-                        break
-                    x = open_after[k]
-                    if x < 0:
-                        value = INF
-                    elif opens[x] >= j:
-                        value = deadline[x, g]
-                    else:
-                        value = arrive[j]
-                    if value > reach[k, g]:
-                        reach[k, g] = value
-                        run_start[k, g] = j
-                    if k + 1 > reached:
-                        reached = k + 1
-                        first_g = g
+        last_entry = work[G_TS, g0]
+        reached, first_g = _constrained_entry(work, tables, g0, n_groups, n_stages, strict, window_us)
         if reached == 0:
             continue
-        t_last = g_ts[first_g]
+        t_last = work[G_TS, first_g]
         # entries come in time order, so `<=` keeps the latest entry on a tie
         if reached > best or (reached == best and t_last <= best_last):
             best = reached
             best_last = t_last
-            for i in range(n_stages):
-                path[u, i] = NOT_REACHED
-                rows[u, i] = -1
-            k = reached - 1
-            g = first_g
-            while True:
-                j = run_start[k, g]
-                for r in range(g_start[g], g_start[g + 1]):
-                    row_stage[r] = -1
-                for s in range(j, k + 1):
-                    _place(s, g_start[g], g_start[g + 1], work)
-                for s in range(j, k + 1):
-                    path[u, s] = g_ts[g]
-                    rows[u, s] = offset + stage_row[s]
-                if j == 0:
-                    break
-                g = arrive_from[j, g]
-                k = j - 1
-    level[u] = best
+            _constrained_path(work, tables, reached, first_g)
+    return best, last_entry
+
+
+@nb.njit(cache=True, nogil=True)
+def _constrained_entry(work, tables, g0, n_groups, n_stages, strict, window_us):
+    """Run the programme from the entry group ``g0``: the steps reached and the first group
+    reaching that many."""
+    horizon = work[G_TS, g0] + window_us
+    g_end = g0
+    while g_end < n_groups and work[G_TS, g_end] <= horizon:
+        g_end += 1
+    for k in range(n_stages):
+        work[DQ_HEAD, k] = 0
+        work[DQ_TAIL, k] = 0
+        work[PUSHED, k] = g0
+        for h in range(g0, g_end):
+            tables[REACH, k, h] = NOT_REACHED
+    reached = 0
+    first_g = -1
+    for g in range(g0, g_end):
+        for k in range(n_stages):
+            work[ARRIVE, k] = NOT_REACHED
+        if g == g0:
+            work[ARRIVE, 0] = INF
+        else:
+            _arrivals(work, tables, g, n_stages, strict)
+        for j in range(n_stages):
+            if work[ARRIVE, j] != NOT_REACHED:
+                k = _run(work, tables, g, j, n_stages)
+                if k > reached:
+                    reached = k
+                    first_g = g
+    return reached, first_g
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _arrivals(work, tables, g, n_stages, strict):
+    """``ARRIVE[k]``: the best deadline of a path whose step k-1 lies in an earlier group
+    allowed before group g (``ARRIVE_FROM[k, g]`` that group); ``NOT_REACHED`` if none."""
+    t = work[G_TS, g]
+    for k in range(1, n_stages):
+        if not (work[G_MASK, g] >> k) & 1:
+            continue
+        # candidates for step k-1: groups h < g with after ≤ t - t[h] ≤ within
+        hi = t - work[AFTER, k]
+        while work[PUSHED, k] < g and work[G_TS, work[PUSHED, k]] <= hi:
+            h = work[PUSHED, k]
+            work[PUSHED, k] += 1
+            value = tables[REACH, k - 1, h]
+            if value == NOT_REACHED:
+                continue
+            # strictly smaller only: among equal deadlines the earliest step stays in front
+            while (
+                work[DQ_TAIL, k] > work[DQ_HEAD, k]
+                and tables[REACH, k - 1, tables[DQ, k, work[DQ_TAIL, k] - 1]] < value
+            ):
+                work[DQ_TAIL, k] -= 1
+            tables[DQ, k, work[DQ_TAIL, k]] = h
+            work[DQ_TAIL, k] += 1
+        lo = NOT_REACHED if work[WITHIN, k] == INF else t - work[WITHIN, k]
+        while work[DQ_TAIL, k] > work[DQ_HEAD, k]:
+            h = tables[DQ, k, work[DQ_HEAD, k]]
+            if work[G_TS, h] >= lo and not (strict and h < g - 1):
+                break
+            work[DQ_HEAD, k] += 1
+        if work[DQ_TAIL, k] == work[DQ_HEAD, k]:
+            continue
+        h = tables[DQ, k, work[DQ_HEAD, k]]
+        if strict and h != g - 1:
+            continue
+        work[ARRIVE, k] = tables[REACH, k - 1, h]
+        tables[ARRIVE_FROM, k, g] = h
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _run(work, tables, g, j, n_stages):
+    """Fill steps j, j+1, … in group g after arriving at step j, as long as the group's
+    rows match them and no gap or exclusion forbids it (``REACH``, ``RUN_START``); returns
+    one past the last step filled."""
+    t = work[G_TS, g]
+    gs = work[G_START, g]
+    ge = work[G_START, g + 1]
+    arrive = work[ARRIVE, j]
+    for r in range(gs, ge):
+        work[ROW_STEP, r] = -1
+    k = j
+    while k < n_stages:
+        if k > j and work[AFTER, k] > 0:
+            return k
+        x = work[OPEN_AFTER, k - 1] if k > 0 else -1
+        if x >= 0 and work[CLOSES, x] == k and work[OPENS, x] < j and arrive < t:
+            return k  # an excluded row lies strictly between the span's steps
+        if not _place(k, gs, ge, work):
+            return k
+        x = work[OPEN_AFTER, k]
+        if x < 0:
+            value = INF
+        elif work[OPENS, x] >= j:
+            value = work[DEADLINE + x, g]
+        else:
+            value = arrive
+        if value > tables[REACH, k, g]:
+            tables[REACH, k, g] = value
+            tables[RUN_START, k, g] = j
+        k += 1
+    return k
+
+
+@nb.njit(cache=True, nogil=True)
+def _constrained_path(work, tables, reached, g):
+    """Follow ``RUN_START`` and ``ARRIVE_FROM`` back from step ``reached - 1`` in group g
+    into ``BEST_TS``/``BEST_ROW``, matching each run to its group's rows again."""
+    k = reached - 1
+    while k >= 0:
+        j = tables[RUN_START, k, g]
+        gs = work[G_START, g]
+        ge = work[G_START, g + 1]
+        for r in range(gs, ge):
+            work[ROW_STEP, r] = -1
+        for s in range(j, k + 1):
+            _place(s, gs, ge, work)
+            work[BEST_TS, s] = work[G_TS, g]
+        for s in range(j, k + 1):
+            work[BEST_ROW, s] = work[STEP_ROW, s]
+        if j > 0:
+            g = tables[ARRIVE_FROM, j, g]
+        k = j - 1
 
 
 def any_order_levels(
@@ -481,96 +538,82 @@ def any_order_levels(
 
 @nb.njit(cache=True, nogil=True)
 def _any_all(starts, ts, mask, n_stages, window_us, level, path, rows, last_entry):
+    work = _scratch(starts, ANY_ROWS, n_stages)
     for u in range(len(starts) - 1):
         a = starts[u]
         b = starts[u + 1]
-        _any_unit(ts[a:b], mask[a:b], n_stages, window_us, level, path, rows, last_entry, u, a)
+        _load(ts, mask, a, b, work)
+        level[u], last_entry[u] = _any_unit(work, b - a, n_stages, window_us)
+        _store(work, level[u], a, u, path, rows)
 
 
 @nb.njit(cache=True, nogil=True)
-def _any_unit(ts, mask, n_stages, window_us, level, path, rows, last_entry, u, offset):
-    m = len(ts)
-    row_of = np.full(n_stages, -1, dtype=np.int64)  # the row matched to each stage
-    seen = np.zeros(n_stages, dtype=np.bool_)
-    kept = np.empty(n_stages, dtype=np.int64)
-    stack_stage = np.empty(n_stages + 1, dtype=np.int64)
-    stack_next = np.empty(n_stages + 1, dtype=np.int64)
+def _any_unit(work, m, n_stages, window_us):
+    """The level and latest anchor (``NOT_REACHED`` if none) of the unit's ``m`` rows; the
+    reported path is left in ``BEST_TS``/``BEST_ROW``."""
     best = 0
     best_last = INF
+    last_anchor = NOT_REACHED
     g = 0
     while g < m:
-        if g > 0 and ts[g] == ts[g - 1]:
-            g += 1
-            continue
-        has_stage = False
-        r = g
-        while r < m and ts[r] == ts[g]:
-            if mask[r] != 0:
-                has_stage = True
-            r += 1
-        if not has_stage:
-            g += 1
-            continue
-        last_entry[u] = ts[g]
-        for s in range(n_stages):
-            row_of[s] = -1
-        n_kept = 0
-        r = g
-        while r < m and ts[r] - ts[g] <= window_us and n_kept < n_stages:
-            if mask[r] != 0 and _augment(r, mask, n_stages, row_of, seen, stack_stage, stack_next):
-                kept[n_kept] = r
-                n_kept += 1
-            r += 1
-        if n_kept > 0:
-            t_last = ts[kept[n_kept - 1]]
+        t0 = work[ROW_TS, g]
+        ge = g + 1  # the timestamp group g:ge
+        anchor = work[ROW_MASK, g] != 0
+        while ge < m and work[ROW_TS, ge] == t0:
+            anchor |= work[ROW_MASK, ge] != 0
+            ge += 1
+        if anchor:
+            last_anchor = t0
+            for s in range(n_stages):
+                work[MATCHED_ROW, s] = -1
+            n_kept = 0
+            r = g
+            while r < m and work[ROW_TS, r] - t0 <= window_us and n_kept < n_stages:
+                if work[ROW_MASK, r] != 0 and _augment(r, n_stages, work):
+                    work[KEPT, n_kept] = r
+                    n_kept += 1
+                r += 1
+            t_last = work[ROW_TS, work[KEPT, n_kept - 1]] if n_kept else INF
             # anchors come in time order, so `<=` keeps the latest anchor on a tie
-            if n_kept > best or (n_kept == best and t_last <= best_last):
+            if n_kept and (n_kept > best or (n_kept == best and t_last <= best_last)):
                 best = n_kept
                 best_last = t_last
-                for i in range(n_stages):
-                    if i < n_kept:
-                        path[u, i] = ts[kept[i]]
-                        rows[u, i] = offset + kept[i]
-                    else:
-                        path[u, i] = NOT_REACHED
-                        rows[u, i] = -1
-        g += 1
-    level[u] = best
+                for i in range(n_kept):
+                    work[BEST_TS, i] = work[ROW_TS, work[KEPT, i]]
+                    work[BEST_ROW, i] = work[KEPT, i]
+        g = ge
+    return best, last_anchor
 
 
 @nb.njit(cache=True, nogil=True)
-def _augment(r0, mask, n_stages, row_of, seen, stack_stage, stack_next):
-    """Match row ``r0`` to a stage, moving matched rows along an augmenting path (Kuhn's
-    depth-first search, iterative); False when no stage can be freed for it."""
+def _augment(r0, n_stages, work):
+    """Match row ``r0`` to a stage (``MATCHED_ROW``), moving matched rows along an augmenting
+    path (Kuhn's depth-first search, iterative); False when no stage can be freed for it."""
     for s in range(n_stages):
-        seen[s] = False
+        work[STAGE_SEEN, s] = 0
     depth = 0
     row = r0
-    stack_next[0] = 0
+    work[STACK_NEXT, 0] = 0
     while depth >= 0:
-        s = stack_next[depth]
-        found = -1
-        while s < n_stages:
-            if (mask[row] >> s) & 1 and not seen[s]:
-                found = s
-                break
+        s = work[STACK_NEXT, depth]  # the next stage to try for `row`
+        while s < n_stages and not ((work[ROW_MASK, row] >> s) & 1 and not work[STAGE_SEEN, s]):
             s += 1
-        if found < 0:
+        if s == n_stages:
             depth -= 1  # dead end: back to the row that sent us here
             if depth >= 0:
-                row = r0 if depth == 0 else row_of[stack_stage[depth - 1]]
+                row = r0 if depth == 0 else work[MATCHED_ROW, work[STACK_STAGE, depth - 1]]
             continue
-        stack_next[depth] = found + 1
-        seen[found] = True
-        stack_stage[depth] = found
-        if row_of[found] == -1:
+        work[STACK_NEXT, depth] = s + 1
+        work[STAGE_SEEN, s] = 1
+        work[STACK_STAGE, depth] = s
+        if work[MATCHED_ROW, s] == -1:
             for d in range(depth, -1, -1):  # flip the path: each row takes its stage
-                st = stack_stage[d]
-                row_of[st] = r0 if d == 0 else row_of[stack_stage[d - 1]]
+                st = work[STACK_STAGE, d]
+                work[MATCHED_ROW, st] = r0 if d == 0 else work[MATCHED_ROW, work[STACK_STAGE, d - 1]]
             return True
         depth += 1
-        row = row_of[found]
-        stack_next[depth] = 0
+        row = work[MATCHED_ROW, s]
+        work[STACK_NEXT, depth] = 0
     return False
 
 
@@ -611,8 +654,13 @@ def attempt_levels(
 
 @nb.njit(cache=True, nogil=True)
 def _attempts_all(starts, ts, mask, kind, rules, n_stages, window_us, level, path, rows, last_entry, unit_of):
+    n_excl = len(rules.opens)
+    n_rows = ORDERED_ROWS if kind == GREEDY else ANY_ROWS if kind == ANY_ORDER else CONSTRAINED_ROWS + n_excl
+    work = _scratch(starts, n_rows, n_stages)
+    tables = np.empty((TABLES, n_stages, work.shape[1] if kind == CONSTRAINED else 0), dtype=np.int64)
+    if kind == CONSTRAINED:
+        _load_rules(rules, n_stages, work)
     count = 0
-    work = _scratch(starts, n_stages)
     for u in range(len(starts) - 1):
         a = starts[u]
         b = starts[u + 1]
@@ -630,6 +678,8 @@ def _attempts_all(starts, ts, mask, kind, rules, n_stages, window_us, level, pat
             while hi < b and ts[hi] - t_entry <= window_us:
                 hi += 1
             _load(ts, mask, lo, hi, work)
+            if kind == CONSTRAINED:
+                _load_excluded(rules.excluded, lo, hi, work)
             m = hi - lo
             if kind != ANY_ORDER:
                 for r in range(m):
@@ -637,35 +687,13 @@ def _attempts_all(starts, ts, mask, kind, rules, n_stages, window_us, level, pat
                         work[ROW_MASK, r] &= ~np.int64(1)  # this attempt's only entry is its own
             if kind == GREEDY:
                 level[count], _ = _ordered_unit(work, m, n_stages, window_us)
-                _store(work, level[count], lo, count, path, rows)
             elif kind == CONSTRAINED:
-                _constrained_unit(
-                    work[ROW_TS, :m],
-                    work[ROW_MASK, :m],
-                    rules,
-                    n_stages,
-                    window_us,
-                    level,
-                    path,
-                    rows,
-                    last_entry,
-                    count,
-                    lo,
-                    work,
+                level[count], _ = _constrained_unit(
+                    work, tables, m, n_stages, n_excl, rules.strict, window_us
                 )
             else:
-                _any_unit(
-                    work[ROW_TS, :m],
-                    work[ROW_MASK, :m],
-                    n_stages,
-                    window_us,
-                    level,
-                    path,
-                    rows,
-                    last_entry,
-                    count,
-                    lo,
-                )
+                level[count], _ = _any_unit(work, m, n_stages, window_us)
+            _store(work, level[count], lo, count, path, rows)
             last_entry[count] = t_entry
             unit_of[count] = u
             end = path[count, n_stages - 1] if level[count] == n_stages else t_entry + window_us
