@@ -156,22 +156,28 @@ def user_facts(
     require_supported(journey)
     events = prepare_events(frame, journey, entries_since=entries_since, entries_until=entries_until)
     window_us = micros(journey.funnel.window.total_seconds())
-    units = unit_levels(events, journey)
-    levels = units.levels
-    users = int((events[USER] != events[USER].shift(1)).fill_null(True).sum())
     channel = landing_channel_column(journey)
     stage_ids = [stage.id for stage in journey.stages]
     lazy = events.lazy()
     contiguous = SESSION not in frame.columns  # sessionize numbers sessions across users
-    sessions, baskets, buyers = pl.collect_all(
-        [
-            session_facts(
-                lazy, bounce=journey.bounce, stage_ids=stage_ids, channel=channel, contiguous=contiguous
-            ),
-            basket_facts(lazy, cart=journey.cart, window_us=window_us, contiguous=contiguous),
-            buyer_facts(lazy, cart=journey.cart),
-        ]
-    )
+
+    def other_facts() -> list[pl.DataFrame]:
+        return pl.collect_all(
+            [
+                session_facts(
+                    lazy, bounce=journey.bounce, stage_ids=stage_ids, channel=channel, contiguous=contiguous
+                ),
+                basket_facts(lazy, cart=journey.cart, window_us=window_us, contiguous=contiguous),
+                buyer_facts(lazy, cart=journey.cart),
+            ]
+        )
+
+    with ThreadPoolExecutor(1) as pool:  # beside the kernel: its threads wait on each other's ends
+        others = pool.submit(other_facts)
+        units = unit_levels(events, journey)
+        sessions, baskets, buyers = others.result()
+    levels = units.levels
+    users = int((events[USER] != events[USER].shift(1)).fill_null(True).sum())
     keys = unit_columns(frame, events, units, journey)
     # attributed values are read from ``frame``: the prepared events carry no property text
     attributed = attributed_values(frame, events[ROW], levels, journey)
