@@ -196,7 +196,7 @@ def _chain(work, m, n_stages, window_us, gs, ge):
         if q >= m or ts[q] > deadline:
             return i
         gs = q  # q is the first row of its group matching stage i; earlier rows of the
-        while ts[gs - 1] == ts[q]:  # group may serve later stages (gs - 1 ≥ the entry row)
+        while ts[gs - 1] == ts[q]:  # group may serve later stages (ts[ge - 1] < ts[q] stops this)
             gs -= 1
         ge = q + 1
         while ge < m and ts[ge] == ts[q]:
@@ -369,6 +369,11 @@ def _deadlines(work, n_groups, n_excl):
 def _constrained_unit(work, tables, m, n_stages, n_excl, strict, window_us):
     """The level and latest entry (``NOT_REACHED`` if none) of the unit's ``m`` rows; the
     reported path is left in ``BEST_TS``/``BEST_ROW``."""
+    entered = 0
+    for r in range(m):
+        entered |= work[ROW_MASK, r] & 1
+    if not entered:  # common when counting sessions: nothing to run
+        return 0, NOT_REACHED
     n_groups = _groups(work, m)
     _deadlines(work, n_groups, n_excl)
     best = 0
