@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,20 @@ def test_output_file_is_written_and_stdout_stays_empty(tmp_path: Path) -> None:
     code, out, _ = run("analyze", TINY, "-c", TINY_YAML, "-f", "csv", "-o", str(target))
     assert (code, out) == (0, "")
     assert target.read_text().splitlines()[0].startswith("id,label,users,conversion")
+
+
+def test_an_output_file_gets_the_umask_permissions_or_keeps_its_own(tmp_path: Path) -> None:
+    # written through a private temporary file, the result still reads as any new file does
+    fresh, kept = tmp_path / "fresh.json", tmp_path / "kept.json"
+    kept.write_text("old")
+    kept.chmod(0o640)
+    previous = os.umask(0o022)
+    try:
+        for target in (fresh, kept):
+            assert run("analyze", TINY, "-c", TINY_YAML, "-f", "json", "-o", str(target))[0] == 0
+    finally:
+        os.umask(previous)
+    assert (stat.S_IMODE(fresh.stat().st_mode), stat.S_IMODE(kept.stat().st_mode)) == (0o644, 0o640)
 
 
 def test_failed_run_leaves_the_existing_output_untouched(tmp_path: Path) -> None:

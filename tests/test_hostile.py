@@ -212,3 +212,15 @@ def test_a_file_named_parquet_that_is_not_parquet_is_an_input_error(tmp_path: Pa
     code, out, err = run("analyze", str(fake), "-c", str(TINY_YAML))
     assert (code, out) == (2, "")
     assert err.startswith(f"error: {fake}: cannot read the events: parquet: File out of specification")
+
+
+@pytest.mark.parametrize("command", ["analyze", "check", "report", "convert", "validate"])
+def test_config_and_events_cannot_both_come_from_standard_input(command: str, tmp_path: Path) -> None:
+    # the config would consume the stream and the events read nothing ("the file is empty")
+    extra = ["-o", str(tmp_path / "out.parquet")] if command == "convert" else []
+    result = runner.invoke(app, [command, "-", "-c", "-", *extra], input=TINY_YAML.read_text())
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "error: -: -c - and the events - would both read standard input\n"
+        "  hint: give the config or the events as a file\n"
+    )

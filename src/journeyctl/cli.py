@@ -20,6 +20,7 @@ from journeyctl.config.loading import load_config
 from journeyctl.config.models import Count, Order, Severity
 from journeyctl.errors import ExitCode, JourneyctlError, UsageError
 from journeyctl.followup import export_target
+from journeyctl.load import STDIN
 from journeyctl.output import append_output, refuse_clashes, stdout_is_terminal, write_output
 from journeyctl.periods import PeriodKind
 from journeyctl.progress import progress_display
@@ -271,6 +272,7 @@ def analyze(
     --since 2026-10-01 --until 2026-10-31 --after-drop-off consideration
     """
     with reporting_errors():
+        refuse_two_stdins(config, events)
         exports = [("--export-users", export_target(spec)) for spec in export_users or []]
         refuse_clashes([("-c", config), *exports, ("-o", output), quarantine_file(bad_rows)])
         with progress_display(enabled=not quiet and sys.stderr.isatty()) as progress:
@@ -300,6 +302,16 @@ def analyze(
             typer.echo(
                 f"wrote {plural(export.users, 'user id')} ({export.selection}) to {export.path}", err=True
             )
+
+
+def refuse_two_stdins(config: Path, events: list[str]) -> None:
+    """Standard input holds one stream: the config or the events, not both."""
+    if str(config) == STDIN and STDIN in events:
+        raise UsageError(
+            "-c - and the events - would both read standard input",
+            where=STDIN,
+            hint="give the config or the events as a file",
+        )
 
 
 def quarantine_file(bad_rows: str) -> tuple[str, Path | None]:
@@ -366,6 +378,7 @@ def check(
     Example: journeyctl check events.csv -c journey.yaml --where 'channel = email' --since 2026-10-01
     """
     with reporting_errors():
+        refuse_two_stdins(config, events)
         inputs = [config, *map(Path, events)]
         refuse_clashes([("-c", config), ("--junit", junit), ("-o", output), quarantine_file(bad_rows)])
         journey = api.with_funnel_mode(load_config(config), order=order, count=count)
@@ -439,6 +452,7 @@ def report(
     Example: journeyctl report 'exports/*.csv' -c journey.yaml --period week -o weekly.html
     """
     with reporting_errors():
+        refuse_two_stdins(config, events)
         kind = _period_kind(period)
         day = _as_of_day(as_of)
         if fmt is None:
@@ -538,6 +552,7 @@ def convert(
     Example: journeyctl convert exports/*.csv -c journey.yaml -o events.parquet
     """
     with reporting_errors():
+        refuse_two_stdins(config, events)
         refuse_clashes([("-c", config), ("-o", output), quarantine_file(bad_rows)])
         quality = api.convert(events, load_config(config), output, bad_rows=bad_rows, dedupe=dedupe)
         _report_skipped(quality)
@@ -561,6 +576,7 @@ def validate(
     Example: journeyctl validate -c journey.yaml exports/*.csv
     """
     with reporting_errors():
+        refuse_two_stdins(config, sources)
         journey = load_config(config)
         csv = api.csv_options(delimiter=delimiter, encoding=encoding, base=journey.csv)
         report = onboarding.validate(journey.model_copy(update={"csv": csv}), sources)

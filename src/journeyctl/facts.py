@@ -156,22 +156,28 @@ def user_facts(
     require_supported(journey)
     events = prepare_events(frame, journey, entries_since=entries_since, entries_until=entries_until)
     window_us = micros(journey.funnel.window.total_seconds())
-    units = unit_levels(events, journey)
-    levels = units.levels
-    users = int((events[USER] != events[USER].shift(1)).fill_null(True).sum())
     channel = landing_channel_column(journey)
     stage_ids = [stage.id for stage in journey.stages]
     lazy = events.lazy()
     contiguous = SESSION not in frame.columns  # sessionize numbers sessions across users
-    sessions, baskets, buyers = pl.collect_all(
-        [
-            session_facts(
-                lazy, bounce=journey.bounce, stage_ids=stage_ids, channel=channel, contiguous=contiguous
-            ),
-            basket_facts(lazy, cart=journey.cart, window_us=window_us, contiguous=contiguous),
-            buyer_facts(lazy, cart=journey.cart),
-        ]
-    )
+
+    def other_facts() -> list[pl.DataFrame]:
+        return pl.collect_all(
+            [
+                session_facts(
+                    lazy, bounce=journey.bounce, stage_ids=stage_ids, channel=channel, contiguous=contiguous
+                ),
+                basket_facts(lazy, cart=journey.cart, window_us=window_us, contiguous=contiguous),
+                buyer_facts(lazy, cart=journey.cart),
+            ]
+        )
+
+    with ThreadPoolExecutor(1) as pool:  # beside the kernel: its threads wait on each other's ends
+        others = pool.submit(other_facts)
+        units = unit_levels(events, journey)
+        sessions, baskets, buyers = others.result()
+    levels = units.levels
+    users = int((events[USER] != events[USER].shift(1)).fill_null(True).sum())
     keys = unit_columns(frame, events, units, journey)
     # attributed values are read from ``frame``: the prepared events carry no property text
     attributed = attributed_values(frame, events[ROW], levels, journey)
@@ -305,7 +311,7 @@ def unit_levels(events: pl.DataFrame, journey: JourneyConfig) -> UnitLevels:
     """
     keys = unit_keys(journey)
     frame, order = events, None
-    if keys != [USER]:
+    if keys != [USER] and not (keys == [USER, SESSION] and in_session_order(events[SESSION])):
         columns = [*keys, TS, STAGE_MASK, *([EXCLUDED] if EXCLUDED in events.columns else [])]
         indexed = events.select(columns).with_row_index("_prepared")
         frame = indexed.drop_nulls(keys).sort([*keys, "_prepared"])
@@ -341,6 +347,13 @@ def unit_levels(events: pl.DataFrame, journey: JourneyConfig) -> UnitLevels:
         )
     excluded_by = [int((levels.level < base.level).sum()) for levels in alone]
     return UnitLevels(first_rows, None, clean, excluded_by, int(lowered.sum()))
+
+
+def in_session_order(sessions: pl.Series) -> bool:
+    """True when the session ids (codes) never decrease along the rows, as inactivity
+    sessions are numbered: rows sorted by user and time are then grouped by session too."""
+    codes = sessions.to_physical()
+    return codes.null_count() == 0 and bool((codes.diff().drop_nulls() >= 0).all())
 
 
 def unit_columns(

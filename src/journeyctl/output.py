@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -59,12 +60,23 @@ def replacing(path: Path, *, inputs: Iterable[Path]) -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, _file_mode(target))
         os.replace(tmp, target)
     except OSError as err:
         raise UsageError(f"cannot write: {err.strerror}", where=str(path)) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def _file_mode(target: Path) -> int:
+    """The permissions ``target`` has, or those a new file gets under the umask (a temporary
+    file is private to its owner, which the result need not be)."""
+    if target.exists():
+        return stat.S_IMODE(target.stat().st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def refuse_clashes(files: Sequence[tuple[str, Path | None]]) -> None:
