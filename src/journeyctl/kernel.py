@@ -169,7 +169,7 @@ def _ordered_unit(work, m, n_stages, window_us):
     return best, last_entry
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, inline="always")
 def _chain(work, m, n_stages, window_us, gs, ge):
     """The number of steps reached from the entry group ``gs:ge``, each at the earliest
     possible time (``STEP_TS``, ``STEP_ROW``)."""
