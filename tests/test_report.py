@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from journeyctl.cli import app
 from journeyctl.compare import compare_results, direction
 from journeyctl.errors import InputError
+from journeyctl.facts import prepare
 from journeyctl.periods import period_containing
 from journeyctl.render.html import render_html
 from journeyctl.report import build_report, period_result, periods_back
@@ -48,8 +49,8 @@ AB = funnel("a", "b", window="1d")
 
 def test_a_user_belongs_to_the_period_of_their_entry() -> None:
     second = period_containing(datetime(2026, 3, 2, 12, tzinfo=UTC), "day", "UTC")
-    on_second = period_result(TWO_DAYS, AB, second)
-    on_third = period_result(TWO_DAYS, AB, second.shifted(1))
+    on_second = period_result(prepare(TWO_DAYS, AB), AB, second)
+    on_third = period_result(prepare(TWO_DAYS, AB), AB, second.shifted(1))
     assert [s.users for s in on_second.stages] == [3, 1]  # u1, u2, u6; u1 converts after midnight
     assert [s.users for s in on_third.stages] == [3, 2]  # u3, u4, u6 again (a new entry)
     # sessions by their first event: the 2nd has u1, u2, u6 (one event each, bounced);

@@ -67,13 +67,7 @@ def micros(seconds: float) -> int:
     return round(seconds * 1_000_000)
 
 
-def prepare_events(
-    frame: pl.DataFrame,
-    journey: JourneyConfig,
-    *,
-    entries_since: datetime | None = None,
-    entries_until: datetime | None = None,
-) -> pl.DataFrame:
+def prepare_events(frame: pl.DataFrame, journey: JourneyConfig) -> pl.DataFrame:
     """The columns the facts need, sorted by user and time: ``user_id`` as dense integer
     codes (users in fingerprint order, see ``ordering``), ``ts``, ``event`` and the channel
     property as ``Enum``s of their values in code-point order (so the smallest code is the
@@ -81,8 +75,7 @@ def prepare_events(
     exclusions), the hold columns (with a hold), and ``_row``, each row's index in ``frame``
     to fetch any other column.
 
-    Only these narrow columns are reordered, never the text. Only rows in
-    [entries_since, entries_until) may be funnel entries.
+    Only these narrow columns are reordered, never the text.
     """
     channel = landing_channel_column(journey)
     text = [EVENT, *([channel] if channel else [])]
@@ -120,7 +113,7 @@ def prepare_events(
         pl.Series(TS, ordered.ts).cast(unsorted.schema[TS]),
         *taken,
     ]
-    events = pl.DataFrame(columns).lazy().pipe(restrict_entries, since=entries_since, until=entries_until)
+    events = pl.DataFrame(columns).lazy()
     if SESSION not in frame.columns:
         events = events.pipe(sessionize, timeout_us=micros(journey.sessions.timeout.total_seconds()))
     return events.collect()
@@ -142,6 +135,44 @@ def landing_channel_column(journey: JourneyConfig) -> str | None:
     return "channel" if "channel" in journey.property_columns else None
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """The events of some users made ready once (``prepare_events``) with the facts that do
+    not depend on the funnel's entry range — sessions, carts, buyers — so that
+    ``funnel_facts`` can run the funnel for one range after another (a report's periods)."""
+
+    frame: pl.DataFrame  # the canonical events
+    events: pl.DataFrame  # ``prepare_events`` of ``frame``
+    sessions: pl.DataFrame
+    baskets: pl.DataFrame
+    buyers: pl.DataFrame
+
+
+def prepare(frame: pl.DataFrame, journey: JourneyConfig) -> Prepared:
+    """``Prepared`` facts of the users in ``frame`` (canonical events, any order)."""
+    require_supported(journey)
+    events = prepare_events(frame, journey)
+    window_us = micros(journey.funnel.window.total_seconds())
+    lazy = events.lazy()
+    contiguous = SESSION not in frame.columns  # sessionize numbers sessions across users
+    stage_ids = [stage.id for stage in journey.stages]
+    sessions, baskets, buyers = pl.collect_all(
+        [
+            session_facts(
+                lazy,
+                bounce=journey.bounce,
+                stage_ids=stage_ids,
+                channel=landing_channel_column(journey),
+                contiguous=contiguous,
+            ),
+            basket_facts(lazy, cart=journey.cart, window_us=window_us, contiguous=contiguous),
+            buyer_facts(lazy, cart=journey.cart),
+        ]
+    )
+    sessions = sessions.select("events", "start", "landing_channel", "landing_stage", "bounced")
+    return Prepared(frame, events, sessions, baskets, buyers)
+
+
 def user_facts(
     frame: pl.DataFrame,
     journey: JourneyConfig,
@@ -153,29 +184,30 @@ def user_facts(
     """The facts of the users in ``frame`` (canonical events, any order); funnel entries are
     limited to [entries_since, entries_until) when given (steps may come later). With
     ``next_events`` the funnel facts gain ``next_event``: what followed each unit's last step."""
-    require_supported(journey)
-    events = prepare_events(frame, journey, entries_since=entries_since, entries_until=entries_until)
-    window_us = micros(journey.funnel.window.total_seconds())
-    channel = landing_channel_column(journey)
-    stage_ids = [stage.id for stage in journey.stages]
-    lazy = events.lazy()
-    contiguous = SESSION not in frame.columns  # sessionize numbers sessions across users
+    return funnel_facts(
+        prepare(frame, journey),
+        journey,
+        entries_since=entries_since,
+        entries_until=entries_until,
+        next_events=next_events,
+    )
 
-    def other_facts() -> list[pl.DataFrame]:
-        return pl.collect_all(
-            [
-                session_facts(
-                    lazy, bounce=journey.bounce, stage_ids=stage_ids, channel=channel, contiguous=contiguous
-                ),
-                basket_facts(lazy, cart=journey.cart, window_us=window_us, contiguous=contiguous),
-                buyer_facts(lazy, cart=journey.cart),
-            ]
-        )
 
-    with ThreadPoolExecutor(1) as pool:  # beside the kernel: its threads wait on each other's ends
-        others = pool.submit(other_facts)
-        units = unit_levels(events, journey)
-        sessions, baskets, buyers = others.result()
+def funnel_facts(
+    prepared: Prepared,
+    journey: JourneyConfig,
+    *,
+    entries_since: datetime | None = None,
+    entries_until: datetime | None = None,
+    next_events: bool = False,
+) -> Facts:
+    """``user_facts`` of prepared events: the funnel with entries in [entries_since,
+    entries_until), beside the prepared sessions, carts and buyers (a range limits those by
+    their start, see ``report.facts_in_period``)."""
+    frame, events = prepared.frame, prepared.events
+    if entries_since is not None or entries_until is not None:
+        events = events.lazy().pipe(restrict_entries, since=entries_since, until=entries_until).collect()
+    units = unit_levels(events, journey)
     levels = units.levels
     users = int((events[USER] != events[USER].shift(1)).fill_null(True).sum())
     keys = unit_columns(frame, events, units, journey)
@@ -186,9 +218,9 @@ def user_facts(
         funnel = funnel.with_columns(next_event_column(events, levels).cast(pl.String))
     return Facts(
         funnel=funnel,
-        sessions=sessions.select("events", "start", "landing_channel", "landing_stage", "bounced"),
-        baskets=baskets,
-        buyers=buyers,
+        sessions=prepared.sessions,
+        baskets=prepared.baskets,
+        buyers=prepared.buyers,
         events=events.height,
         users=users,
         first_ts=events[TS].min() if events.height else None,  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ from journeyctl.compare import MetricChange, compare_results, conversion_fell
 from journeyctl.config.durations import duration_text
 from journeyctl.config.models import JourneyConfig
 from journeyctl.errors import InputError, UsageError
-from journeyctl.facts import Facts, user_facts
+from journeyctl.facts import Facts, Prepared, funnel_facts, prepare
 from journeyctl.painpoints import merge_pain_points
 from journeyctl.periods import Period, PeriodKind, last_complete_period, window_closed
 from journeyctl.result import AnalysisResult, Frozen, PainPoint
@@ -102,11 +102,13 @@ def build_report(
             hint="use a shorter --period, a later --as-of or more data",
         )
 
+    prepared = prepare(frame, journey)  # once: every period runs the funnel on the same events
+
     def analyse(p: Period) -> PeriodResult:
         return PeriodResult(
             period=p,
             complete=window_closed(p, window, observed_until),
-            result=period_result(frame, journey, p),
+            result=period_result(prepared, journey, p),
         )
 
     now, before = analyse(current), analyse(current.shifted(-back))
@@ -150,15 +152,15 @@ def periods_back(compare: str, period: PeriodKind) -> int:
     )
 
 
-def period_result(frame: pl.DataFrame, journey: JourneyConfig, period: Period) -> AnalysisResult:
+def period_result(prepared: Prepared, journey: JourneyConfig, period: Period) -> AnalysisResult:
     """The analysis of ``period``: entries inside it, the rest assigned by their start."""
     start, end = period.start.astimezone(UTC), period.end.astimezone(UTC)
-    facts = user_facts(frame, journey, entries_since=start, entries_until=end)
+    facts = funnel_facts(prepared, journey, entries_since=start, entries_until=end)
     return summarize(facts_in_period(facts, start, end), journey)
 
 
 def facts_in_period(facts: Facts, start: datetime | None, end: datetime | None) -> Facts:
-    """The facts of units entering in [start, end) (``user_facts`` limited the entries), and
+    """The facts of units entering in [start, end) (``funnel_facts`` limited the entries), and
     only the sessions, carts and buyers starting
     there (a session by its first event, a cart by its first add or checkout, a buyer by
     the first purchase); a missing bound leaves that side open."""
