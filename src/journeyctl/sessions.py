@@ -60,7 +60,7 @@ def session_facts(
             aggs.append(pl.col("key_event").any())
         per_session = events.with_columns(rows).group_by(keys).agg(aggs)
     return per_session.with_columns(
-        pl.col("landing_channel").fill_null(NONE_VALUE),
+        pl.col("landing_channel").cast(pl.Categorical).fill_null(NONE_VALUE),
         _landing_stage_expr(stage_ids).alias("landing_stage"),
         bounced_expr(bounce).alias("bounced"),
     )
@@ -73,9 +73,10 @@ def session_runs(events: pl.DataFrame, *, bounce: Bounce, channel: str | None) -
     if channel is not None:
         enum = events.schema[channel]
         values = enum.categories if isinstance(enum, pl.Enum) else pl.Series([], dtype=pl.String)
+        values = values.cast(pl.Categorical)  # gathered per session: codes, not text
         channels = events[channel].to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
     else:
-        values = pl.Series([], dtype=pl.String)
+        values = pl.Series([], dtype=pl.Categorical)
         channels = np.full(events.height, -1, dtype=np.int64)
     runs = _session_runs(
         events[SESSION].to_numpy(),
@@ -128,12 +129,9 @@ def _session_runs(session, ts, mask, channel, key):  # type: ignore[no-untyped-d
 
 def _landing_stage_expr(stage_ids: list[str]) -> pl.Expr:
     """The id of the lowest stage bit set in ``landing_mask``; "(none)" when none is."""
-    expr = pl.lit(NONE_VALUE)
-    for bit in reversed(range(len(stage_ids))):
-        expr = (
-            pl.when((pl.col("landing_mask") & (1 << bit)) != 0).then(pl.lit(stage_ids[bit])).otherwise(expr)
-        )
-    return expr
+    names = pl.Series([*stage_ids, NONE_VALUE], dtype=pl.Categorical)
+    lowest = pl.col("landing_mask").bitwise_trailing_zeros().clip(upper_bound=len(stage_ids))
+    return pl.lit(names).gather(lowest)
 
 
 def bounced_expr(bounce: Bounce) -> pl.Expr:
