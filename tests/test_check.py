@@ -452,6 +452,19 @@ def test_github_actions_gets_annotations_and_a_step_summary(
     assert summary.read_text().startswith("earlier step\n### KPI check: Test store\n")
 
 
+def test_a_step_summary_that_is_a_directory_is_refused_before_the_analysis(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path))
+    code, out, err = run("check", TINY, "-c", TINY_YAML, "--kpi", "stages.purchase.users>=2")
+    assert (code, out) == (2, "")  # no verdict table printed before the refusal
+    assert err == (
+        f"error: {tmp_path}: GITHUB_STEP_SUMMARY is a directory\n"
+        "  hint: point GITHUB_STEP_SUMMARY at a file, or unset it\n"
+    )
+
+
 def test_github_annotations_leave_json_on_stdout_parseable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)

@@ -21,7 +21,13 @@ from journeyctl.config.models import Count, Order, Severity
 from journeyctl.errors import ExitCode, JourneyctlError, UsageError
 from journeyctl.followup import export_target
 from journeyctl.load import STDIN
-from journeyctl.output import append_output, refuse_clashes, stdout_is_terminal, write_output
+from journeyctl.output import (
+    append_output,
+    refuse_clashes,
+    refuse_unappendable,
+    stdout_is_terminal,
+    write_output,
+)
 from journeyctl.periods import PeriodKind
 from journeyctl.progress import progress_display
 from journeyctl.quality import parse_bad_rows
@@ -381,6 +387,10 @@ def check(
         refuse_two_stdins(config, events)
         inputs = [config, *map(Path, events)]
         refuse_clashes([("-c", config), ("--junit", junit), ("-o", output), quarantine_file(bad_rows)])
+        on_github = os.environ.get("GITHUB_ACTIONS") == "true"
+        summary = os.environ.get("GITHUB_STEP_SUMMARY") if on_github else None
+        if summary:  # refused before the analysis, not after the verdicts are printed
+            refuse_unappendable(Path(summary), name="GITHUB_STEP_SUMMARY")
         journey = api.with_funnel_mode(load_config(config), order=order, count=count)
         with progress_display(enabled=not quiet and sys.stderr.isatty()) as progress:
             report = api.check(
@@ -404,12 +414,12 @@ def check(
         write_output(text, output, inputs=inputs)
         if report.data_quality is not None:
             _report_skipped(report.data_quality)
-        if os.environ.get("GITHUB_ACTIONS") == "true":
+        if on_github:
             # workflow commands are read from stdout and stderr alike; keep stdout parseable
             stream = sys.stderr if fmt is CheckFormat.json and output is None else sys.stdout
             stream.write(render_annotations(report))
             stream.flush()
-            if summary := os.environ.get("GITHUB_STEP_SUMMARY"):
+            if summary:
                 append_output(render_step_summary(report), Path(summary))
     raise typer.Exit(report.exit_code)
 

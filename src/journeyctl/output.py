@@ -96,6 +96,14 @@ def refuse_clashes(files: Sequence[tuple[str, Path | None]]) -> None:
             )
 
 
+def refuse_unappendable(path: Path, *, name: str) -> None:
+    """``UsageError`` when ``path`` (the file the environment variable ``name`` gives) is a
+    directory or lies in a folder that does not exist, so nothing could be appended to it."""
+    if path.is_dir() or not path.parent.is_dir():
+        what = "a directory" if path.is_dir() else "in a folder that does not exist"
+        raise UsageError(f"{name} is {what}", where=str(path), hint=f"point {name} at a file, or unset it")
+
+
 def append_output(text: str, path: Path) -> None:
     """Append ``text`` to ``path`` (a log others write to as well, such as the GitHub step
     summary): appending is its contract, so it is not replaced atomically."""
