@@ -87,7 +87,9 @@ def analyze(
     start, end = entry_range(since, until, timezone=journey.timezone)
     drop_stage = None if after_drop_off is None else drop_off_stage(journey, after_drop_off)
     exports = [parse_export(text, journey) for text in export_users]
-    inputs = [] if isinstance(events, pl.DataFrame) or not exports else expand_sources(events)
+    if exports and not isinstance(events, pl.DataFrame):
+        events = expand_sources(events)  # once: the checks below and the reading share the list
+    inputs = [] if isinstance(events, pl.DataFrame) or not exports else list(map(Path, events))
     inputs += [] if isinstance(config, JourneyConfig) else [Path(config)]
     refuse_overwrites([spec.path for spec in exports], inputs)
     settings = breakdown_settings(journey, by=by, attribution=attribution, top=top, control=control)
@@ -153,7 +155,7 @@ def checked_facts(
                     progress=progress,
                 )
     progress.stage("reading events")
-    frame, quality = read_checked_events(events, journey, bad_rows=bad_rows, dedupe=dedupe)
+    frame, quality = read_checked_events(files or events, journey, bad_rows=bad_rows, dedupe=dedupe)
     if frame.is_empty():
         raise InputError(
             "no analysable event rows remain", hint=f"all {quality.bad_rows:,} rows were bad; see --bad-rows"
@@ -304,7 +306,8 @@ def convert(
     timestamps (parsed once), rows sorted by user and time, bad rows handled by
     ``bad_rows``. Returns the data-quality counts of the conversion."""
     journey = config if isinstance(config, JourneyConfig) else load_config(config)
-    frame, quality = read_checked_events(events, journey, bad_rows=bad_rows, dedupe=dedupe)
+    files = expand_sources(events)
+    frame, quality = read_checked_events(files, journey, bad_rows=bad_rows, dedupe=dedupe)
     columns = journey.columns
     names = {USER: columns.user, TS: columns.time, "event": columns.event}
     if columns.session:
@@ -313,7 +316,7 @@ def convert(
         *(pl.col(role).alias(name) for role, name in names.items()),
         *(pl.col(p) for p in journey.property_columns if p not in names.values()),
     )
-    inputs = [*expand_sources(events), *([] if isinstance(config, JourneyConfig) else [Path(config)])]
+    inputs = [*files, *([] if isinstance(config, JourneyConfig) else [Path(config)])]
     write_parquet_output(ordered, output, inputs=inputs)
     return quality
 

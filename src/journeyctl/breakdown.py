@@ -159,7 +159,7 @@ def attributed_values(
     rows = levels.rows[np.arange(units), steps] if units else np.empty(0, dtype=np.int64)
     index = source_rows.cast(pl.Int64).gather(pl.Series(rows, dtype=pl.Int64).replace(-1, None))
     return pl.DataFrame(
-        {f"{PREFIX}{c}": events[c].cast(pl.String).gather(index) for c in columns},
+        {f"{PREFIX}{c}": events[c].gather(index).cast(pl.String) for c in columns},
         schema={f"{PREFIX}{c}": pl.String for c in columns},
     )
 

@@ -26,11 +26,12 @@ from journeyctl.columns import LINE, SOURCE, USER
 from journeyctl.config.models import JourneyConfig
 from journeyctl.errors import InputError, UsageError
 from journeyctl.facts import Facts, concat_facts
-from journeyctl.load import RAW_TS, bad_rows_expr, file_kind, load_journey_events, repair_timestamps
+from journeyctl.load import RAW_TS, file_kind, load_journey_events, repair_timestamps
 from journeyctl.progress import Progress
 from journeyctl.quality import (
     BadRowPolicy,
     add_quality,
+    bad_row_mask,
     handle_bad_rows,
     refuse_empty_files,
     split_quality,
@@ -152,11 +153,14 @@ def bucketed_facts(
             if frame.is_empty():
                 continue
             sources.update(frame[SOURCE].unique().to_list())
-            bad.append(frame.filter(bad_rows_expr()))
+            bad_mask = bad_row_mask(frame)
+            bad.append(frame.filter(bad_mask))
             failing = failing or (policy.action == "fail" and bad[-1].height > 0)
             if failing:
                 continue
-            facts, quality = bucket_facts(frame, policy=policy, dedupe=dedupe, now=now, facts_of=facts_of)
+            facts, quality = bucket_facts(
+                frame, bad_mask, policy=policy, dedupe=dedupe, now=now, facts_of=facts_of
+            )
             counts.append(quality)
             if facts is not None:
                 parts.append(facts)
@@ -173,10 +177,16 @@ def bucketed_facts(
 
 
 def bucket_facts(
-    frame: pl.DataFrame, *, policy: BadRowPolicy, dedupe: bool, now: datetime, facts_of: FactsOf
+    frame: pl.DataFrame,
+    bad_mask: pl.Series,
+    *,
+    policy: BadRowPolicy,
+    dedupe: bool,
+    now: datetime,
+    facts_of: FactsOf,
 ) -> tuple[Facts | None, DataQuality]:
     """One bucket's kept facts (None without good rows) and its data-quality counts."""
-    good, quality = split_quality(frame, policy=policy, dedupe=dedupe, now=now)
+    good, quality = split_quality(frame, bad_mask, policy=policy, dedupe=dedupe, now=now)
     if good.is_empty():
         return None, quality
     return kept_facts(facts_of(good.drop(RAW_TS, SOURCE, LINE))), quality
@@ -184,13 +194,9 @@ def bucket_facts(
 
 def kept_facts(facts: Facts) -> Facts:
     """A bucket's facts as kept until aggregation, in a fifth of the memory for sessions:
-    only what aggregation reads of them (landing channel and stage, as categories, and
+    only what aggregation reads of them (landing channel and stage, categories already, and
     whether the session bounced; periods were applied already)."""
-    sessions = facts.sessions.select(
-        pl.col("landing_channel").cast(pl.Categorical),
-        pl.col("landing_stage").cast(pl.Categorical),
-        "bounced",
-    )
+    sessions = facts.sessions.select("landing_channel", "landing_stage", "bounced")
     return replace(facts, sessions=sessions)
 
 

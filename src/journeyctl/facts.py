@@ -143,6 +143,7 @@ class Prepared:
 
     frame: pl.DataFrame  # the canonical events
     events: pl.DataFrame  # ``prepare_events`` of ``frame``
+    sessions_are_runs: bool  # inactivity sessions: ids ascend along the sorted rows
     sessions: pl.DataFrame
     baskets: pl.DataFrame
     buyers: pl.DataFrame
@@ -170,7 +171,7 @@ def prepare(frame: pl.DataFrame, journey: JourneyConfig) -> Prepared:
         ]
     )
     sessions = sessions.select("events", "start", "landing_channel", "landing_stage", "bounced")
-    return Prepared(frame, events, sessions, baskets, buyers)
+    return Prepared(frame, events, contiguous, sessions, baskets, buyers)
 
 
 def user_facts(
@@ -207,9 +208,9 @@ def funnel_facts(
     frame, events = prepared.frame, prepared.events
     if entries_since is not None or entries_until is not None:
         events = events.lazy().pipe(restrict_entries, since=entries_since, until=entries_until).collect()
-    units = unit_levels(events, journey)
+    units = unit_levels(events, journey, sessions_are_runs=prepared.sessions_are_runs)
     levels = units.levels
-    users = int((events[USER] != events[USER].shift(1)).fill_null(True).sum())
+    users = int(events[USER][-1]) + 1 if events.height else 0  # codes are dense and ascending
     keys = unit_columns(frame, events, units, journey)
     # attributed values are read from ``frame``: the prepared events carry no property text
     attributed = attributed_values(frame, events[ROW], levels, journey)
@@ -331,9 +332,12 @@ def unit_keys(journey: JourneyConfig) -> list[str]:
     return [USER, SESSION] if journey.funnel.count == "sessions" else [USER]
 
 
-def unit_levels(events: pl.DataFrame, journey: JourneyConfig) -> UnitLevels:
+def unit_levels(
+    events: pl.DataFrame, journey: JourneyConfig, *, sessions_are_runs: bool = False
+) -> UnitLevels:
     """The funnel of every unit of ``prepare_events`` output, under the journey's order,
-    gaps and exclusions.
+    gaps and exclusions; ``sessions_are_runs`` (inactivity sessions) spares sorting the rows
+    by session when sessions are counted.
 
     A unit is a user, a user's session, or a user × hold value (rows with a null hold
     value belong to no unit); its events are its own rows only. With ``count: entries``
@@ -343,7 +347,7 @@ def unit_levels(events: pl.DataFrame, journey: JourneyConfig) -> UnitLevels:
     """
     keys = unit_keys(journey)
     frame, order = events, None
-    if keys != [USER] and not (keys == [USER, SESSION] and in_session_order(events[SESSION])):
+    if keys != [USER] and not (keys == [USER, SESSION] and sessions_are_runs):
         columns = [*keys, TS, STAGE_MASK, *([EXCLUDED] if EXCLUDED in events.columns else [])]
         indexed = events.select(columns).with_row_index("_prepared")
         frame = indexed.drop_nulls(keys).sort([*keys, "_prepared"])
@@ -381,23 +385,16 @@ def unit_levels(events: pl.DataFrame, journey: JourneyConfig) -> UnitLevels:
     return UnitLevels(first_rows, None, clean, excluded_by, int(lowered.sum()))
 
 
-def in_session_order(sessions: pl.Series) -> bool:
-    """True when the session ids (codes) never decrease along the rows, as inactivity
-    sessions are numbered: rows sorted by user and time are then grouped by session too."""
-    codes = sessions.to_physical()
-    return codes.null_count() == 0 and bool((codes.diff().drop_nulls() >= 0).all())
-
-
 def unit_columns(
     frame: pl.DataFrame, events: pl.DataFrame, units: UnitLevels, journey: JourneyConfig
 ) -> pl.DataFrame:
     """One row per unit: ``user_id``, then ``session_id``, the hold columns or ``attempt``,
     as text read from ``frame`` (the inactivity session number from ``events``)."""
     source = events[ROW].gather(units.first_rows).to_numpy()
-    columns = [frame[USER].cast(pl.String).gather(source)]
+    columns = [frame[USER].gather(source).cast(pl.String)]
     for key in unit_keys(journey)[1:]:
         if key in frame.columns:
-            columns.append(frame[key].cast(pl.String).gather(source))
+            columns.append(frame[key].gather(source).cast(pl.String))
         else:  # sessions from inactivity exist only in the prepared events
             columns.append(events[key].gather(units.first_rows))
     if units.attempt is not None:

@@ -55,10 +55,8 @@ def next_event_column(events: pl.DataFrame, levels: Levels) -> pl.Series:
     simultaneous with it, and which of them came first is unknown), the alphabetically first
     event name among several rows at that time. Null when the unit never entered or nothing
     followed. ``events`` is the prepared frame the kernel ran on (sorted by user and time)."""
-    users = events[USER]
-    new_user = (users != users.shift(1)).fill_null(True).to_numpy()
-    bounds = np.append(np.flatnonzero(new_user), len(users)).astype(np.int64)
-    user_end = bounds[np.cumsum(new_user)]  # per row: the first row after its user's rows
+    users = events[USER].to_numpy()  # dense codes, ascending
+    user_end = np.cumsum(np.bincount(users))[users]  # per row: the first row after its user's rows
     rows = _next_rows(
         events[TS].dt.epoch("us").to_numpy().astype(np.int64, copy=False),
         user_end,

@@ -60,18 +60,27 @@ def apply_quality(
     """The analysable rows of ``frame`` (still with ``_source``/``_line``/``_raw_ts``) and the
     counts: bad rows handled by ``policy``, identical duplicate events (dropped if ``dedupe``),
     and events after ``now`` or before 2000-01-01 UTC (kept, only counted)."""
-    bad = frame.filter(bad_rows_expr())
-    handle_bad_rows(bad, files, policy=policy)
-    good, quality = split_quality(frame, policy=policy, dedupe=dedupe, now=now)
-    return good, quality
+    bad_mask = bad_row_mask(frame)
+    handle_bad_rows(frame.filter(bad_mask), files, policy=policy)
+    return split_quality(frame, bad_mask, policy=policy, dedupe=dedupe, now=now)
+
+
+def bad_row_mask(frame: pl.DataFrame) -> pl.Series:
+    """True for the rows of ``frame`` that cannot be analysed (``load.bad_rows_expr``)."""
+    return frame.select(bad_rows_expr()).to_series()
 
 
 def split_quality(
-    frame: pl.DataFrame, *, policy: BadRowPolicy, dedupe: bool, now: datetime | None = None
+    frame: pl.DataFrame,
+    bad_mask: pl.Series,
+    *,
+    policy: BadRowPolicy,
+    dedupe: bool,
+    now: datetime | None = None,
 ) -> tuple[pl.DataFrame, DataQuality]:
-    """The good rows of ``frame`` and its counts, leaving the bad rows to ``handle_bad_rows``.
-    Duplicates share their user, so the counts of user partitions add up (``add_quality``)."""
-    bad_mask = frame.select(bad_rows_expr()).to_series()
+    """The good rows of ``frame`` (``bad_mask`` its bad rows) and its counts, leaving the bad
+    rows to ``handle_bad_rows``. Duplicates share their user, so the counts of user
+    partitions add up (``add_quality``)."""
     bad_count = int(bad_mask.sum())
     good = frame.filter(~bad_mask) if bad_count else frame
     repeated = repeated_rows(good.select(c for c in good.columns if c not in (SOURCE, LINE, RAW_TS)))

@@ -72,8 +72,8 @@ def session_runs(events: pl.DataFrame, *, bounce: Bounce, channel: str | None) -
     key_events = bounce.engaged.key_events if bounce.engaged is not None else []
     if channel is not None:
         enum = events.schema[channel]
-        values = enum.categories if isinstance(enum, pl.Enum) else pl.Series([], dtype=pl.String)
-        values = values.cast(pl.Categorical)  # gathered per session: codes, not text
+        assert isinstance(enum, pl.Enum)  # as ``facts.prepare_events`` makes it
+        values = enum.categories.cast(pl.Categorical)  # gathered per session: codes, not text
         channels = events[channel].to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
     else:
         values = pl.Series([], dtype=pl.Categorical)
