@@ -17,7 +17,7 @@ from journeyctl.aggregate import data_end_micros, open_window_expr, summarize
 from journeyctl.breakdown import SEPARATOR, UNFOLDED, breakdown_settings, require_control
 from journeyctl.buckets import FactsOf, bucket_count, bucketed_facts, default_memory_limit, parse_memory
 from journeyctl.check import CheckReport, evaluate
-from journeyctl.columns import LINE, SESSION, SOURCE, TS, USER
+from journeyctl.columns import EVENT, LINE, SESSION, SOURCE, TS, USER
 from journeyctl.config.loading import load_config
 from journeyctl.config.models import Count, CsvOptions, JourneyConfig, Order, Severity
 from journeyctl.errors import InputError, UsageError
@@ -309,7 +309,7 @@ def convert(
     files = expand_sources(events)
     frame, quality = read_checked_events(files, journey, bad_rows=bad_rows, dedupe=dedupe)
     columns = journey.columns
-    names = {USER: columns.user, TS: columns.time, "event": columns.event}
+    names = {USER: columns.user, TS: columns.time, EVENT: columns.event}
     if columns.session:
         names[SESSION] = columns.session
     ordered = frame.sort(USER, TS).select(

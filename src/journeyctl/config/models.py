@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from journeyctl.columns import EVENT, LINE, ROW, SESSION, SOURCE, STAGE_MASK, TS, USER
 from journeyctl.config.durations import duration_text, parse_duration
 
 Duration = Annotated[
@@ -113,9 +114,7 @@ class Stage(Strict):
 
 
 # names the loaded frame gives its own columns: a property of one of these names would be lost
-RESERVED_COLUMNS = frozenset(
-    {"user_id", "ts", "event", "session_id", "stage_mask", "_source", "_line", "_raw_ts", "_row"}
-)
+RESERVED_COLUMNS = frozenset({USER, TS, EVENT, SESSION, STAGE_MASK, SOURCE, LINE, "_raw_ts", ROW})
 
 
 class Columns(Strict):
