@@ -13,11 +13,13 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from journeyctl import analyze, check
-from journeyctl.buckets import BASE_BYTES, bucket_count, parse_memory
+from journeyctl.buckets import BASE_BYTES, bucket_count, parse_memory, read_bucket, split_by_user
 from journeyctl.cli import app
+from journeyctl.columns import LINE, USER
 from journeyctl.config.loading import load_config
 from journeyctl.errors import InputError, UsageError
-from journeyctl.progress import RichDisplay
+from journeyctl.load import RAW_TS, bad_rows_expr, load_journey_events
+from journeyctl.progress import Progress, RichDisplay
 from tests import reference
 from tests.events import START
 
@@ -34,7 +36,23 @@ LIMIT = 2**30
 def small_buckets(monkeypatch: pytest.MonkeyPatch) -> int:
     """Make ``LIMIT`` hold about 2,000 events per bucket (the store sample spans ~19 buckets)."""
     monkeypatch.setattr("journeyctl.buckets.BYTES_PER_EVENT", (LIMIT - BASE_BYTES) // 2_000)
+    monkeypatch.setattr("journeyctl.buckets.MAX_BATCH_ROWS", 4_000)  # and 10 batches
+    monkeypatch.setattr("journeyctl.buckets.MIN_BATCH_ROWS", 1)
     return bucket_count([STORE], LIMIT)
+
+
+def test_the_split_writes_each_bucket_in_file_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr("journeyctl.buckets.MAX_BATCH_ROWS", 5_000)  # 38,037 events: 8 batches
+    monkeypatch.setattr("journeyctl.buckets.MIN_BATCH_ROWS", 1)
+    split_by_user([STORE], ECOMMERCE, tmp_path, buckets=7, memory_limit=LIMIT, progress=Progress())
+    assert len(list((tmp_path / "_bucket=0").iterdir())) == 8
+    events = load_journey_events([STORE], ECOMMERCE).collect()
+    assert events.filter(bad_rows_expr()).is_empty()  # so no row keeps its text timestamp or line
+    for bucket in range(7):
+        expected = events.filter(pl.col(USER).hash() % 7 == bucket)
+        written = read_bucket(tmp_path, bucket, ECOMMERCE)
+        assert written.drop(RAW_TS, LINE).equals(expected.drop(RAW_TS, LINE))
+        assert written[RAW_TS].null_count() == written[LINE].null_count() == written.height > 0
 
 
 def test_the_store_sample_spans_many_buckets(small_buckets: int) -> None:
@@ -85,6 +103,8 @@ def test_buckets_agree_with_the_definition(monkeypatch: pytest.MonkeyPatch, tmp_
 
 def test_bad_rows_are_reported_in_file_order_across_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("journeyctl.buckets.BYTES_PER_EVENT", LIMIT)  # one event per bucket
+    monkeypatch.setattr("journeyctl.buckets.MAX_BATCH_ROWS", 2)  # and a few per batch
+    monkeypatch.setattr("journeyctl.buckets.MIN_BATCH_ROWS", 1)
     source = HOSTILE / "bad_rows.csv"
     with pytest.raises(InputError) as err:
         analyze([source], load_config(TINY_YAML), memory_limit=LIMIT)

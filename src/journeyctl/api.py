@@ -149,6 +149,7 @@ def checked_facts(
                     files,
                     journey,
                     buckets=buckets,
+                    memory_limit=memory_limit,
                     policy=parse_bad_rows(bad_rows) if isinstance(bad_rows, str) else bad_rows,
                     dedupe=dedupe,
                     facts_of=facts_of,
