@@ -189,6 +189,32 @@ def test_an_error_in_one_bucket_stops_the_buckets_not_yet_started(
     assert sorted(started) == [0, 1]
 
 
+def test_kept_facts_that_outgrow_the_limit_are_refused_after_the_first_buckets(
+    small_buckets: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the plan reserves nothing for the kept facts, and the limit leaves 100 kB beside a
+    # bucket: the store sample's users keep about 12 bytes an event, 450 kB in all
+    del small_buckets
+    monkeypatch.setattr("journeyctl.buckets.KEPT_BYTES_PER_EVENT", 0)
+    monkeypatch.setattr("journeyctl.buckets.MIN_BUCKET_BYTES", LIMIT - BASE_BYTES - 100_000)
+    started: list[int] = []
+    read = buckets.read_bucket
+
+    def counted(root: Path, bucket: int, journey: JourneyConfig) -> pl.DataFrame:
+        started.append(bucket)
+        return read(root, bucket, journey)
+
+    monkeypatch.setattr(buckets, "read_bucket", counted)
+    with pytest.raises(UsageError) as err:
+        analyze([STORE], ECOMMERCE, memory_limit=LIMIT)
+    message = err.value.message
+    assert message.startswith("--memory-limit 1.0 GiB is too small for these users: the facts kept")
+    assert "events per user" in message and err.value.hint == "give at least 2GiB"
+    assert len(started) <= 4  # the two buckets projected, and at most the next one per worker
+    monkeypatch.setattr("journeyctl.buckets.MIN_BUCKET_BYTES", LIMIT - BASE_BYTES - 10_000_000)
+    assert analyze([STORE], ECOMMERCE, memory_limit=LIMIT).events == 38_037  # 10 MB is room enough
+
+
 def test_duplicates_are_counted_across_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("journeyctl.buckets.BYTES_PER_EVENT", LIMIT)
     source = [HOSTILE / "duplicates_and_odd_times.csv"]
