@@ -400,6 +400,13 @@ def test_values_are_tested_against_the_control() -> None:
     assert rows[6] == "| ad | 1 | 0 | −1 (−100.0%) | 0.0% | 100.0% | −100.0 pp | ▼ | control |"
 
 
+def test_a_control_missing_from_the_current_period_tests_nothing() -> None:
+    # tv entered only on the 2nd: its row comes last among the values, with no verdict
+    rows = section(render_markdown(by_channel("{by: [channel], control: {channel: tv}}")), "### By channel")
+    assert rows[1].endswith("Last column: channel=tv does not occur in 2026-03-03: nothing is tested.")
+    assert rows[8] == "| tv | – | – | – | – | 0.0% | – |  | – |"
+
+
 def test_a_value_converting_significantly_worse_says_so() -> None:
     # the 3rd: email 36 of 40, ad 4 of 40 (z-test, p far below 0.001); the 2nd: 20 of 40 each
     rows = []

@@ -213,14 +213,20 @@ def breakdown_intro(report: Report, breakdown: Breakdown, escape: Callable[[str]
         if breakdown.folded_values
         else ""
     )
+    against = escape(against_text(breakdown))
+    if breakdown.control is not None and all(v.value != breakdown.control for v in breakdown.values):
+        tested = f"{against} does not occur in {now.period.label}: nothing is tested."
+    else:
+        tested = (
+            f"each value's conversion in {now.period.label} tested against {against}, "
+            f"no test below {breakdown.min_sample} {escape(now.result.unit)} per group."
+        )
     return (
         f"{escape(now.result.unit.capitalize())} entering in {now.period.label} by "
         f"{escape(breakdown.column)} ({attribution_text(now.result, breakdown, escape)}): how many "
         f"reached {escape(stages[-1].label)}, and their conversion ({escape(stages[0].label)} → "
         f"{escape(stages[-1].label)}) against {before.period.label}; a value's changes are not "
-        f"tested. Last column: each value's conversion in {now.period.label} tested against "
-        f"{escape(against_text(breakdown))}, no test below {breakdown.min_sample} "
-        f"{escape(now.result.unit)} per group.{folded}"
+        f"tested. Last column: {tested}{folded}"
     )
 
 
@@ -228,7 +234,7 @@ def breakdown_verdict(breakdown: Breakdown, row: ValueChange) -> str:
     """The current period's test of a value's conversion: ``worse, significant (q=0.003)``,
     ``not significant``, ``control``, or ``–`` when it was not tested."""
     test = row.against
-    if row.value is not None and row.value == breakdown.control:
+    if breakdown.control is not None and row.value == breakdown.control and row.entered is not None:
         return "control"
     if test is None or test.test is None:
         return "–"
