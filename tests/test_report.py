@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from journeyctl.cli import app
-from journeyctl.compare import compare_results, direction
+from journeyctl.compare import breakdown_changes, compare_results, direction
 from journeyctl.errors import InputError
 from journeyctl.facts import prepare
 from journeyctl.periods import period_containing
@@ -455,3 +455,18 @@ def test_hostile_breakdown_values_are_inert_in_markdown_and_html() -> None:
     page = render_html(report)
     assert "<tr><td>&lt;script&gt;x&lt;/script&gt;|`y`</td><td class=n>1</td>" in page
     assert "<script" not in page
+
+
+def test_value_changes_are_named_by_their_kpi_paths() -> None:
+    report = by_channel()
+    [breakdown] = report.current.result.breakdowns
+    [previous] = report.comparison.result.breakdowns
+    rows = breakdown_changes(breakdown, previous, last_stage="s2")
+    assert [(r.value, r.entered, r.reached.metric, r.conversion.metric) for r in rows[::3]] == [
+        ("email", 3, "by.channel.email.stages.s2.users", "by.channel.email.overall_conversion"),
+        ("tv", None, "by.channel.tv.stages.s2.users", "by.channel.tv.overall_conversion"),
+    ]
+    email = rows[0].conversion  # 2 of 3 against 1 of 2
+    assert (email.change, email.relative_change) == pytest.approx((1 / 6, 1 / 3))
+    assert (email.direction, email.test, email.significant) == ("better", None, False)
+    assert [r.value for r in breakdown_changes(breakdown, None, last_stage="s2")] == ["email", "ad", "social"]
