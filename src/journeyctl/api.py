@@ -14,12 +14,12 @@ import polars as pl
 from pydantic import ValidationError
 
 from journeyctl.aggregate import data_end_micros, open_window_expr, summarize
-from journeyctl.breakdown import SEPARATOR, UNFOLDED, breakdown_settings, require_control
+from journeyctl.breakdown import UNFOLDED, breakdown_settings, require_control
 from journeyctl.buckets import FactsOf, bucket_count, bucketed_facts, default_memory_limit, parse_memory
 from journeyctl.check import CheckReport, evaluate
 from journeyctl.columns import EVENT, LINE, SESSION, SOURCE, TS, USER
 from journeyctl.config.loading import load_config
-from journeyctl.config.models import Count, CsvOptions, JourneyConfig, Order, Severity
+from journeyctl.config.models import SEPARATOR, Count, CsvOptions, JourneyConfig, Order, Severity
 from journeyctl.errors import InputError, UsageError
 from journeyctl.facts import Facts, micros, user_facts
 from journeyctl.filters import RowFilter, entry_range, parse_where, where_expr
