@@ -211,7 +211,7 @@ class CheckReport(Frozen):
     errors: int
     exit_code: int
     verdicts: list[Verdict]
-    data_quality: DataQuality | None = None  # what loading found (bad rows skipped, duplicates)
+    data_quality: DataQuality  # what loading found (bad rows skipped, duplicates)
 
 
 def evaluate(
