@@ -54,8 +54,9 @@ MIN_BUCKET_BYTES = 64 * 2**20
 # buckets analysed at once: one bucket's analysis keeps about 1.3 of 2 cores busy, two
 # fill them (each bucket gets half the room)
 WORKERS = 2
-# events parsed per batch of the split: two batches in flight (one parsed, one written)
-# within the limit; 2M measured fastest at 10M events (1M: 5% slower)
+# events parsed per batch of the split, at most 1,200 bytes a row of the limit: Polars parses
+# up to about three batches ahead of the one written, which partitioning copies, so about six
+# are in flight at ~200 bytes a row on the bench/ exports; 2M measured fastest (1M: 5% slower)
 MIN_BATCH_ROWS, MAX_BATCH_ROWS = 50_000, 2_000_000
 CSV_BYTES_PER_EVENT = 80  # a typical export line; only used to estimate the event count
 PARQUET_BYTES_PER_EVENT = 15
@@ -180,14 +181,23 @@ def bucketed_facts(
             facts = None if good.is_empty() else kept_facts(facts_of(good.drop(RAW_TS, SOURCE, LINE)))
             return Bucket(sources=frame[SOURCE].unique().to_list(), bad=bad, facts=facts, quality=quality)
 
+        failed = threading.Event()
+
+        def guarded(bucket: int) -> Bucket | None:
+            if failed.is_set():
+                return None  # an earlier error is on its way to the caller
+            try:
+                return analyse(bucket)
+            except BaseException:
+                failed.set()  # no further bucket starts
+                raise
+
         done: list[Bucket] = []
-        pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="journeyctl-bucket")
-        try:
-            for outcome in pool.map(analyse, range(buckets)):  # in bucket order
-                done.append(outcome)
+        with ThreadPoolExecutor(WORKERS, thread_name_prefix="journeyctl-bucket") as pool:
+            for outcome in pool.map(guarded, range(buckets)):  # in bucket order
+                if outcome is not None:
+                    done.append(outcome)
                 progress.advance(1)
-        finally:
-            pool.shutdown(cancel_futures=True)  # after an error, no further bucket starts
     sources = {source for outcome in done for source in outcome.sources}
     bad = [outcome.bad for outcome in done if outcome.bad.height]
     counts = [outcome.quality for outcome in done if outcome.quality is not None]
@@ -224,7 +234,7 @@ def split_by_user(
     user's hash modulo ``buckets``: the events are parsed in batches (in file order), and a
     writer thread splits each batch and writes its part of every bucket while the next batch
     is parsed. Only bad rows keep their raw timestamp text and line number (nothing else
-    reads them), which makes the files a third smaller.
+    reads them), which makes the files a third smaller on the bench/ exports.
 
     Polars' own partitioned sink does the same in one call, but at 100M events into 84
     buckets it cost 88 s against 36 s for the analysis of the buckets, and more per event
@@ -249,10 +259,19 @@ def split_by_user(
 
 def write_batch(batch: pl.DataFrame, root: Path, index: int) -> None:
     """Each bucket's rows of one batch to ``root/_bucket=K/<index>.parquet``."""
-    for (bucket,), part in batch.partition_by(BUCKET, as_dict=True, include_key=False).items():
-        folder = root / f"{BUCKET}={bucket}"
-        folder.mkdir(exist_ok=True)
-        part.write_parquet(folder / f"{index:06d}.parquet", compression="lz4", statistics=False)
+    try:
+        for (bucket,), part in batch.partition_by(BUCKET, as_dict=True, include_key=False).items():
+            folder = root / f"{BUCKET}={bucket}"
+            folder.mkdir(exist_ok=True)
+            part.write_parquet(folder / f"{index:09d}.parquet", compression="lz4", statistics=False)
+    except (OSError, pl.exceptions.PolarsError) as err:
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(
+            f"cannot write the temporary bucket files: {detail}",
+            where=str(root.parent),
+            hint="free some space there, or set TMPDIR to a folder on a disk with room "
+            "(the bucket files take about a quarter of the CSV's size)",
+        ) from None
 
 
 def read_bucket(root: Path, bucket: int, journey: JourneyConfig) -> pl.DataFrame:
