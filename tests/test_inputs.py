@@ -16,6 +16,7 @@ from journeyctl import analyze
 from journeyctl.api import read_events
 from journeyctl.cli import app
 from journeyctl.config.loading import load_config, parse_config
+from journeyctl.errors import InputError
 from journeyctl.load import epoch_expr, expand_sources, file_kind, sniff_delimiter
 from journeyctl.onboarding import journey_position, profile_events, starter_config, validate
 from journeyctl.quality import parse_bad_rows, repeated_rows
@@ -458,6 +459,31 @@ def test_convert_writes_a_parquet_file_the_same_config_reads_to_the_same_result(
     assert written.schema["timestamp"] == pl.Datetime("us", "UTC")
     assert written.equals(written.sort("user_id", "timestamp"))
     assert analyze([target], load_config(config)) == analyze([store], load_config(config))
+
+
+def test_parquet_timestamps_are_used_as_stored_naive_ones_read_in_the_zone(tmp_path: Path) -> None:
+    # 22:00 aware UTC stays 22:00 UTC under a Berlin config; a naive 22:00 is Berlin time (UTC+2
+    # on 24 October), so 20:00 UTC; a missing stored timestamp has no text and is "no timestamp"
+    config = parse_config("timezone: Europe/Berlin\nstages: [{id: a, match: [{events: [a]}]}]", "j.yaml")
+    aware = pl.DataFrame(
+        {"user_id": ["u"], "timestamp": [datetime(2026, 10, 24, 22, tzinfo=UTC)], "event": ["a"]}
+    )
+    naive = aware.with_columns(pl.col("timestamp").dt.replace_time_zone(None))
+    missing = naive.with_columns(pl.lit(None, pl.Datetime("us")).alias("timestamp"))
+    for name, frame in (("aware", aware), ("naive", naive), ("missing", missing)):
+        frame.write_parquet(tmp_path / f"{name}.parquet")
+    first = {
+        name: analyze([tmp_path / f"{name}.parquet"], config).first_event_at for name in ("aware", "naive")
+    }
+    assert first == {
+        "aware": datetime(2026, 10, 24, 22, tzinfo=UTC),
+        "naive": datetime(2026, 10, 24, 20, tzinfo=UTC),
+    }
+    with pytest.raises(InputError) as refused:
+        analyze([tmp_path / "missing.parquet"], config)
+    assert str(refused.value).startswith(
+        f"{tmp_path / 'missing.parquet'}:1: no timestamp\n  (1 bad row in all)"
+    )
 
 
 def test_convert_refuses_to_overwrite_an_input(tmp_path: Path) -> None:
