@@ -278,6 +278,15 @@ def test_roles_are_inferred_from_values_when_names_do_not_say(tmp_path: Path) ->
     ]
 
 
+def test_a_file_with_no_column_left_for_the_event_lists_no_events(tmp_path: Path) -> None:
+    # the only column parses as time, so nothing is left to be the user or the event
+    export = tmp_path / "export.csv"
+    export.write_text("timestamp\n2026-01-01T00:00:00Z\n2026-01-02T00:00:00Z\n")
+    profile = profile_events([export])
+    assert (profile.rows, profile.events, profile.distinct_events) == (2, [], 0)
+    assert [(c.column, c.role, c.distinct) for c in profile.columns] == [("timestamp", "time", 2)]
+
+
 @pytest.mark.parametrize(
     ("event", "stage"),
     [
