@@ -240,6 +240,8 @@ def test_duplicates_future_and_pre_epoch_events_are_counted() -> None:
 def test_parse_bad_rows() -> None:
     assert str(parse_bad_rows("quarantine=x.csv")) == "quarantine=x.csv"
     assert parse_bad_rows("skip").action == "skip"
+    policy = parse_bad_rows("quarantine=x.csv")
+    assert parse_bad_rows(policy) is policy  # already parsed (the CLI's, for its clash check)
 
 
 # --- onboarding ---------------------------------------------------------------------------------
