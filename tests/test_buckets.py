@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,11 +14,12 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from journeyctl import analyze, check
+from journeyctl import analyze, buckets, check
 from journeyctl.buckets import BASE_BYTES, bucket_count, parse_memory, read_bucket, split_by_user
 from journeyctl.cli import app
 from journeyctl.columns import LINE, USER
 from journeyctl.config.loading import load_config
+from journeyctl.config.models import JourneyConfig
 from journeyctl.errors import InputError, UsageError
 from journeyctl.load import RAW_TS, bad_rows_expr, load_journey_events
 from journeyctl.progress import Progress, RichDisplay
@@ -34,10 +37,10 @@ LIMIT = 2**30
 
 @pytest.fixture
 def small_buckets(monkeypatch: pytest.MonkeyPatch) -> int:
-    """Make ``LIMIT`` hold about 2,000 events per bucket (the store sample spans ~19 buckets)."""
+    """Make ``LIMIT`` hold the working memory of about 2,000 events: two buckets of about
+    1,000 at once (the store sample spans ~38 buckets), split in batches of 10,000 events."""
     monkeypatch.setattr("journeyctl.buckets.BYTES_PER_EVENT", (LIMIT - BASE_BYTES) // 2_000)
-    monkeypatch.setattr("journeyctl.buckets.MAX_BATCH_ROWS", 4_000)  # and 10 batches
-    monkeypatch.setattr("journeyctl.buckets.MIN_BATCH_ROWS", 1)
+    monkeypatch.setattr("journeyctl.buckets.MIN_BATCH_ROWS", 10_000)
     return bucket_count([STORE], LIMIT)
 
 
@@ -103,8 +106,7 @@ def test_buckets_agree_with_the_definition(monkeypatch: pytest.MonkeyPatch, tmp_
 
 def test_bad_rows_are_reported_in_file_order_across_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("journeyctl.buckets.BYTES_PER_EVENT", LIMIT)  # one event per bucket
-    monkeypatch.setattr("journeyctl.buckets.MAX_BATCH_ROWS", 2)  # and a few per batch
-    monkeypatch.setattr("journeyctl.buckets.MIN_BATCH_ROWS", 1)
+    monkeypatch.setattr("journeyctl.buckets.MIN_BATCH_ROWS", 1)  # and per batch
     source = HOSTILE / "bad_rows.csv"
     with pytest.raises(InputError) as err:
         analyze([source], load_config(TINY_YAML), memory_limit=LIMIT)
@@ -115,6 +117,102 @@ def test_bad_rows_are_reported_in_file_order_across_buckets(monkeypatch: pytest.
     skipped = analyze([source], load_config(TINY_YAML), memory_limit=LIMIT, bad_rows="skip")
     assert (skipped.data_quality.rows_read, skipped.data_quality.bad_rows) == (4, 3)
     assert [s.users for s in skipped.stages] == [1, 0, 0, 0]
+
+
+def test_timestamps_in_other_layouts_and_quarantined_rows_match_the_in_memory_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # 300 rows in the layout detected on the first rows, then rows it misses (offsets, a
+    # space, epoch seconds, naive local time) that are parsed again from their kept text,
+    # and bad rows among them, quarantined with their file, line and text
+    monkeypatch.setattr("journeyctl.buckets.BYTES_PER_EVENT", (LIMIT - BASE_BYTES) // 20)
+    lines = [f"u{i % 40},2026-01-01T10:{i % 60:02d}:00Z,landing_view,email" for i in range(300)]
+    lines += [
+        "u1,2026-01-02T09:00:00+02:00,product_view,email",
+        "u2,2026-01-02 09:00:00,product_view,ad",
+        "u3,1767348000,product_view,ad",
+        ",2026-01-02T10:00:00Z,product_view,ad",
+        "u4,next tuesday,product_view,ad",
+        "u5,2026-01-02T11:00:00,,ad",
+        "u6,2026-01-02T11:00:00.250+01:00,add_to_cart,ad",
+    ]
+    source = tmp_path / "mixed.csv"
+    source.write_text("user_id,timestamp,event,channel\n" + "\n".join(lines) + "\n")
+    results = {}
+    for limit in (64 * 2**30, LIMIT):
+        quarantine = tmp_path / f"bad-{limit}.csv"
+        result = analyze(
+            [source], load_config(TINY_YAML), memory_limit=limit, bad_rows=f"quarantine={quarantine}"
+        )
+        results[limit] = (result, quarantine.read_bytes())
+    assert bucket_count([source], LIMIT) >= 10
+    (in_memory, kept), (bucketed, kept_by_bucket) = results.values()
+    assert (bucketed.events, bucketed.data_quality.bad_rows) == (in_memory.events, 3) == (304, 3)
+    assert bucketed == in_memory.model_copy(update={"data_quality": bucketed.data_quality})
+    assert kept_by_bucket == kept and kept.count(b"\n") == 4
+
+
+def test_a_full_disk_while_splitting_is_one_clear_error(
+    small_buckets: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    del small_buckets
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", full)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(InputError) as err:
+        analyze([STORE], ECOMMERCE, memory_limit=LIMIT)
+    assert err.value.message == "cannot write the temporary bucket files: [Errno 28] No space left on device"
+    assert (err.value.where, list(tmp_path.iterdir())) == (str(tmp_path), [])  # and nothing left behind
+
+
+def test_an_error_in_one_bucket_stops_the_buckets_not_yet_started(
+    small_buckets: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    del small_buckets
+    started: list[int] = []
+    read = buckets.read_bucket
+
+    def failing_second(root: Path, bucket: int, journey: JourneyConfig) -> pl.DataFrame:
+        started.append(bucket)
+        if bucket == 0:
+            time.sleep(0.3)  # the other worker fails meanwhile
+        if bucket == 1:
+            raise InputError("bucket 1 cannot be read")
+        return read(root, bucket, journey)
+
+    monkeypatch.setattr(buckets, "read_bucket", failing_second)
+    with pytest.raises(InputError, match="bucket 1 cannot be read"):
+        analyze([STORE], ECOMMERCE, memory_limit=LIMIT)
+    assert sorted(started) == [0, 1]
+
+
+def test_kept_facts_that_outgrow_the_limit_are_refused_after_the_first_buckets(
+    small_buckets: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the plan reserves nothing for the kept facts, and the limit leaves 100 kB beside a
+    # bucket: the store sample's users keep about 12 bytes an event, 450 kB in all
+    del small_buckets
+    monkeypatch.setattr("journeyctl.buckets.KEPT_BYTES_PER_EVENT", 0)
+    monkeypatch.setattr("journeyctl.buckets.MIN_BUCKET_BYTES", LIMIT - BASE_BYTES - 100_000)
+    started: list[int] = []
+    read = buckets.read_bucket
+
+    def counted(root: Path, bucket: int, journey: JourneyConfig) -> pl.DataFrame:
+        started.append(bucket)
+        return read(root, bucket, journey)
+
+    monkeypatch.setattr(buckets, "read_bucket", counted)
+    with pytest.raises(UsageError) as err:
+        analyze([STORE], ECOMMERCE, memory_limit=LIMIT)
+    message = err.value.message
+    assert message.startswith("--memory-limit 1.0 GiB is too small for these users: the facts kept")
+    assert "events per user" in message and err.value.hint == "give at least 2GiB"
+    assert len(started) <= 4  # the two buckets projected, and at most the next one per worker
+    monkeypatch.setattr("journeyctl.buckets.MIN_BUCKET_BYTES", LIMIT - BASE_BYTES - 10_000_000)
+    assert analyze([STORE], ECOMMERCE, memory_limit=LIMIT).events == 38_037  # 10 MB is room enough
 
 
 def test_duplicates_are_counted_across_buckets(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,12 +15,14 @@ import pytest
 from typer.testing import CliRunner
 
 from journeyctl.cli import app
-from journeyctl.compare import compare_results, direction
+from journeyctl.compare import breakdown_changes, compare_results, direction
 from journeyctl.errors import InputError
 from journeyctl.facts import prepare
 from journeyctl.periods import period_containing
 from journeyctl.render.html import render_html
-from journeyctl.report import build_report, period_result, periods_back
+from journeyctl.render.json import render_json
+from journeyctl.render.markdown import render_markdown
+from journeyctl.report import Report, build_report, period_result, periods_back
 
 from .conftest import Golden
 from .events import funnel, log
@@ -299,3 +301,172 @@ def test_html_report_renders_its_charts_in_a_headless_browser(tmp_path: Path) ->
         capture_output=True, timeout=120, check=True,
     )  # fmt: skip
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+# Days as periods, one-day window: the 2nd is the comparison period, the 3rd the current one
+# (its window closes on the 5th at 00:00, before u9's last event). Channel at first touch.
+BY_CHANNEL = log(
+    ("p1", 0, "a", "email"),
+    ("p1", 60, "b", "email"),  # the 2nd: email 2 entered (p1, p2), 1 reached b: 50%
+    ("p2", 60, "a", "email"),
+    ("p3", 120, "a", "ad"),
+    ("p3", 180, "b"),  # the 2nd: ad 1 of 1: 100% (b has no channel; the entry row gives it)
+    ("p4", 240, "a", "tv"),  # the 2nd: tv 0 of 1; tv does not occur on the 3rd
+    ("c1", DAY, "a", "email"),
+    ("c1", DAY + 60, "b"),  # the 3rd: email 3 entered (c1, c2, c3), 2 reached: 66.7%, +16.7 pp
+    ("c2", DAY, "a", "email"),
+    ("c2", DAY + 60, "b"),
+    ("c3", DAY, "a", "email"),
+    ("c4", DAY, "a", "ad"),  # the 3rd: ad 0 of 1: 0.0%, −100.0 pp; reached 0 against 1
+    ("c5", DAY, "a", "social"),
+    ("c5", DAY + 60, "b"),  # the 3rd: social 1 of 1; social does not occur on the 2nd
+    ("u9", 3 * DAY, "x"),
+    properties=("channel",),
+)  # overall: the 3rd 3 of 5 (60.0%), the 2nd 2 of 4 (50.0%)
+
+
+def by_channel(breakdowns: str = "{by: [channel]}") -> Report:
+    journey = funnel(
+        "a", "b", window="1d", extra=f"columns: {{properties: [channel]}}\nbreakdowns: {breakdowns}"
+    )
+    return build_report(BY_CHANNEL, journey, period="day", periods=2)
+
+
+def section(markdown: str, heading: str) -> list[str]:
+    """The lines of one ``##``/``###`` section, without its heading, up to the next heading."""
+    lines = markdown.splitlines()
+    start = lines.index(heading) + 1
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith("#")), len(lines))
+    return lines[start:end]
+
+
+def test_markdown_report_shows_each_value_against_the_comparison_period() -> None:
+    # values in the current period's order (entered, ties by value), then tv, found only on
+    # the 2nd; the overall row's changes are the report's own
+    assert section(render_markdown(by_channel()), "### By channel") == [
+        "",
+        "Users entering in 2026-03-03 by channel (first touch): how many reached S2, and their "
+        "conversion (S1 → S2) against 2026-03-02; a value's changes are not tested. Last column: "
+        "each value's conversion in 2026-03-03 tested against the rest, no test below 30 users "
+        "per group.",
+        "",
+        "| channel | Entered | Reached S2 | Change | Conversion | 2026-03-02 | Change | | Against the rest |",
+        "|---|--:|--:|--:|--:|--:|--:|:-:|---|",
+        "| email | 3 | 2 | +1 (+100.0%) | 66.7% | 50.0% | +16.7 pp | ▲ | – |",
+        "| ad | 1 | 0 | −1 (−100.0%) | 0.0% | 100.0% | −100.0 pp | ▼ | – |",
+        "| social | 1 | 1 | – | 100.0% | – | – |  | – |",
+        "| tv | – | – | – | – | 0.0% | – |  | – |",
+        "| **overall** | 5 | 3 | +1 (+50.0%) | 60.0% | 50.0% | +10.0 pp | ▲ | – |",
+        "",
+        "A – for a period: the value is not among that period's values (nobody with it entered "
+        "then, or it was folded into (other)), so it has no change.",
+        "",
+    ]
+
+
+def test_html_report_shows_each_value_against_the_comparison_period() -> None:
+    page = render_html(by_channel())
+    assert "<h2>Breakdowns</h2>\n<h3>By channel</h3>\n<p>Users entering in 2026-03-03 by channel" in page
+    assert (
+        "<tr><td>ad</td><td class=n>1</td><td class=n>0</td><td class=n>−1 (−100.0%)</td>"
+        '<td class=n>0.0%</td><td class=n>100.0%</td><td class="n worse">−100.0 pp</td>'
+        '<td class="worse">▼</td><td>–</td></tr>'
+    ) in page
+    assert (
+        "<tr><td>tv</td><td class=n>–</td><td class=n>–</td><td class=n>–</td><td class=n>–</td>"
+        '<td class=n>0.0%</td><td class="n">–</td><td></td><td>–</td></tr>'
+    ) in page
+    assert "<tr><td><b>overall</b></td><td class=n>5</td><td class=n>3</td>" in page
+    assert page.index("<h2>Changes</h2>") < page.index("<h2>Breakdowns</h2>") < page.index("<h2>Trend</h2>")
+
+
+def test_folded_values_compare_as_other() -> None:
+    # top 1: email stays; on the 3rd ad and social fold into (other), 1 of 2 reached; on the
+    # 2nd ad and tv, 1 of 2: unchanged; every value occurs in both periods, so no – note
+    rows = section(render_markdown(by_channel("{by: [channel], top: 1}")), "### By channel")
+    assert rows[1].endswith("no test below 30 users per group. 2 values beyond the top 1 are in (other).")
+    assert rows[5:9] == [
+        "| email | 3 | 2 | +1 (+100.0%) | 66.7% | 50.0% | +16.7 pp | ▲ | – |",
+        "| (other) | 2 | 1 | ±0 (+0.0%) | 50.0% | 50.0% | ±0.0 pp | = | – |",
+        "| **overall** | 5 | 3 | +1 (+50.0%) | 60.0% | 50.0% | +10.0 pp | ▲ | – |",
+        "",
+    ]
+
+
+def test_values_are_tested_against_the_control() -> None:
+    rows = section(render_markdown(by_channel("{by: [channel], control: {channel: ad}}")), "### By channel")
+    assert "tested against channel=ad," in rows[1]
+    assert rows[3].endswith("| Against channel=ad |")
+    assert rows[6] == "| ad | 1 | 0 | −1 (−100.0%) | 0.0% | 100.0% | −100.0 pp | ▼ | control |"
+
+
+def test_a_control_missing_from_the_current_period_tests_nothing() -> None:
+    # tv entered only on the 2nd: its row comes last among the values, with no verdict
+    rows = section(render_markdown(by_channel("{by: [channel], control: {channel: tv}}")), "### By channel")
+    assert rows[1].endswith("Last column: channel=tv does not occur in 2026-03-03: nothing is tested.")
+    assert rows[8] == "| tv | – | – | – | – | 0.0% | – |  | – |"
+
+
+def test_a_value_converting_significantly_worse_says_so() -> None:
+    # the 3rd: email 36 of 40, ad 4 of 40 (z-test, p far below 0.001); the 2nd: 20 of 40 each
+    rows = []
+    for day, (email, ad) in ((0, (20, 20)), (1, (36, 4))):
+        for channel, converted in (("email", email), ("ad", ad)):
+            for i in range(40):
+                rows.append((f"{channel}{day}-{i}", day * DAY + i, "a", channel))
+                if i < converted:
+                    rows.append((f"{channel}{day}-{i}", day * DAY + i + 60, "b"))
+    rows.append(("u9", 3 * DAY, "x"))
+    journey = funnel("a", "b", window="1d", extra="columns: {properties: [channel]}\nbreakdowns: [channel]")
+    report = build_report(log(*rows, properties=("channel",)), journey, period="day", periods=2)
+    lines = section(render_markdown(report), "### By channel")
+    assert lines[5:7] == [  # 40 entered each: ad before email by name
+        "| ad | 40 | 4 | −16 (−80.0%) | 10.0% | 50.0% | −40.0 pp | ▼ | worse, significant (q<0.001) |",
+        "| email | 40 | 36 | +16 (+80.0%) | 90.0% | 50.0% | +40.0 pp | ▲ | better, significant (q<0.001) |",
+    ]
+
+
+def test_json_report_carries_each_periods_breakdowns() -> None:
+    data = json.loads(render_json(by_channel()))
+    assert set(data) == set(Report.model_fields)  # nothing added: the breakdowns are in each result
+    for period, expected in (("current", [("email", 3), ("ad", 1), ("social", 1)]),
+                             ("comparison", [("email", 2), ("ad", 1), ("tv", 1)])):  # fmt: skip
+        [breakdown] = data[period]["result"]["breakdowns"]
+        assert [(v["value"], v["users"]) for v in breakdown["values"]] == expected
+
+
+HOSTILE_CHANNEL = "<script>x</script>|`y`"
+
+
+def test_hostile_breakdown_values_are_inert_in_markdown_and_html() -> None:
+    events = log(
+        ("u1", 0, "a", HOSTILE_CHANNEL),
+        ("u1", 60, "b"),
+        ("u2", DAY, "a", HOSTILE_CHANNEL),
+        ("u9", 3 * DAY, "x"),
+        properties=("channel",),
+    )
+    journey = funnel("a", "b", window="1d", extra="columns: {properties: [channel]}\nbreakdowns: [channel]")
+    report = build_report(events, journey, period="day", periods=2)
+    markdown = render_markdown(report)
+    # no tag, no extra table cell, no code span: every | and ` escaped, < and > as entities
+    assert "| &lt;script&gt;x&lt;/script&gt;\\|\\`y\\` | 1 | 0 | −1 (−100.0%) | 0.0% | 100.0% |" in markdown
+    assert "<script" not in markdown
+    page = render_html(report)
+    assert "<tr><td>&lt;script&gt;x&lt;/script&gt;|`y`</td><td class=n>1</td>" in page
+    assert "<script" not in page
+
+
+def test_value_changes_are_named_by_their_kpi_paths() -> None:
+    report = by_channel()
+    [breakdown] = report.current.result.breakdowns
+    [previous] = report.comparison.result.breakdowns
+    rows = breakdown_changes(breakdown, previous, last_stage="s2")
+    assert [(r.value, r.entered, r.reached.metric, r.conversion.metric) for r in rows[::3]] == [
+        ("email", 3, "by.channel.email.stages.s2.users", "by.channel.email.overall_conversion"),
+        ("tv", None, "by.channel.tv.stages.s2.users", "by.channel.tv.overall_conversion"),
+    ]
+    email = rows[0].conversion  # 2 of 3 against 1 of 2
+    assert (email.change, email.relative_change) == pytest.approx((1 / 6, 1 / 3))
+    assert (email.direction, email.test, email.significant) == ("better", None, False)
+    assert [r.value for r in breakdown_changes(breakdown, None, last_stage="s2")] == ["email", "ad", "social"]

@@ -54,8 +54,9 @@ MIN_BUCKET_BYTES = 64 * 2**20
 # buckets analysed at once: one bucket's analysis keeps about 1.3 of 2 cores busy, two
 # fill them (each bucket gets half the room)
 WORKERS = 2
-# events parsed per batch of the split: two batches in flight (one parsed, one written)
-# within the limit; 2M measured fastest at 10M events (1M: 5% slower)
+# events parsed per batch of the split, at most 1,200 bytes a row of the limit: Polars parses
+# up to about three batches ahead of the one written, which partitioning copies, so about six
+# are in flight at ~200 bytes a row on the bench/ exports; 2M measured fastest (1M: 5% slower)
 MIN_BATCH_ROWS, MAX_BATCH_ROWS = 50_000, 2_000_000
 CSV_BYTES_PER_EVENT = 80  # a typical export line; only used to estimate the event count
 PARQUET_BYTES_PER_EVENT = 15
@@ -71,6 +72,7 @@ class Bucket:
     and counts of its good rows (None when it had none, or once ``--bad-rows fail`` failed)."""
 
     sources: list[int]
+    events: int  # rows read, bad ones included
     bad: pl.DataFrame
     facts: Facts | None
     quality: DataQuality | None
@@ -161,7 +163,9 @@ def bucketed_facts(
     with tempfile.TemporaryDirectory(prefix="journeyctl-buckets-") as tmp:
         root = Path(tmp)
         progress.stage(f"splitting {len(files)} file{'s' * (len(files) != 1)} into {buckets} buckets")
-        split_by_user(files, journey, root, buckets=buckets, memory_limit=memory_limit, progress=progress)
+        events = split_by_user(
+            files, journey, root, buckets=buckets, memory_limit=memory_limit, progress=progress
+        )
         progress.stage("analysing buckets", total=buckets)
         now = datetime.now(UTC)  # one moment for every bucket's "events in the future"
         failing = threading.Event()  # with --bad-rows fail, once a bad row is seen only bad rows matter
@@ -169,25 +173,41 @@ def bucketed_facts(
         def analyse(bucket: int) -> Bucket:
             frame = read_bucket(root, bucket, journey)
             if frame.is_empty():
-                return Bucket(sources=[], bad=frame, facts=None, quality=None)
+                return Bucket(sources=[], events=0, bad=frame, facts=None, quality=None)
             bad_mask = bad_row_mask(frame)
             bad = frame.filter(bad_mask)
             if policy.action == "fail" and bad.height:
                 failing.set()
+            sources = frame[SOURCE].unique().to_list()
             if failing.is_set():
-                return Bucket(sources=frame[SOURCE].unique().to_list(), bad=bad, facts=None, quality=None)
+                return Bucket(sources=sources, events=frame.height, bad=bad, facts=None, quality=None)
             good, quality = split_quality(frame, bad_mask, policy=policy, dedupe=dedupe, now=now)
             facts = None if good.is_empty() else kept_facts(facts_of(good.drop(RAW_TS, SOURCE, LINE)))
-            return Bucket(sources=frame[SOURCE].unique().to_list(), bad=bad, facts=facts, quality=quality)
+            return Bucket(sources=sources, events=frame.height, bad=bad, facts=facts, quality=quality)
+
+        failed = threading.Event()
+
+        def guarded(bucket: int) -> Bucket | None:
+            if failed.is_set():
+                return None  # an earlier error is on its way to the caller
+            try:
+                return analyse(bucket)
+            except BaseException:
+                failed.set()  # no further bucket starts
+                raise
 
         done: list[Bucket] = []
-        pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="journeyctl-bucket")
-        try:
-            for outcome in pool.map(analyse, range(buckets)):  # in bucket order
-                done.append(outcome)
-                progress.advance(1)
-        finally:
-            pool.shutdown(cancel_futures=True)  # after an error, no further bucket starts
+        with ThreadPoolExecutor(WORKERS, thread_name_prefix="journeyctl-bucket") as pool:
+            try:
+                for outcome in pool.map(guarded, range(buckets)):  # in bucket order
+                    if outcome is not None:
+                        done.append(outcome)
+                    progress.advance(1)
+                    if len(done) == WORKERS:  # a random sample of the users, ~1/buckets each
+                        refuse_outgrown_facts(done, events=events, memory_limit=memory_limit)
+            except BaseException:
+                failed.set()
+                raise
     sources = {source for outcome in done for source in outcome.sources}
     bad = [outcome.bad for outcome in done if outcome.bad.height]
     counts = [outcome.quality for outcome in done if outcome.quality is not None]
@@ -201,6 +221,31 @@ def bucketed_facts(
             "no analysable event rows remain", hint=f"all {quality.bad_rows:,} rows were bad; see --bad-rows"
         )
     return concat_facts(parts), quality
+
+
+def refuse_outgrown_facts(done: Sequence[Bucket], *, events: int, memory_limit: int) -> None:
+    """``UsageError`` when the facts the first buckets keep, projected to all ``events``, would
+    not fit in ``memory_limit`` beside a bucket: ``bucket_count`` reserved
+    ``KEPT_BYTES_PER_EVENT``, and users with few events each keep more per event than that."""
+    seen = sum(outcome.events for outcome in done)
+    kept = sum(kept_bytes(outcome.facts) for outcome in done if outcome.facts is not None)
+    projected = kept * events // max(seen, 1)
+    if BASE_BYTES + projected + MIN_BUCKET_BYTES <= memory_limit:
+        return
+    users = sum(outcome.facts.users for outcome in done if outcome.facts is not None)
+    need = memory_limit + projected - events * KEPT_BYTES_PER_EVENT
+    raise UsageError(
+        f"--memory-limit {memory_limit / 2**30:.1f} GiB is too small for these users: the facts kept "
+        f"for the exact medians would take about {projected / 2**20:,.1f} MiB "
+        f"({kept // max(users, 1)} bytes per user, {seen / max(users, 1):.1f} events per user)",
+        hint=f"give at least {-(-need // 2**30)}GiB",
+    )
+
+
+def kept_bytes(facts: Facts) -> int:
+    return sum(
+        int(frame.estimated_size()) for frame in (facts.funnel, facts.sessions, facts.baskets, facts.buyers)
+    )
 
 
 def kept_facts(facts: Facts) -> Facts:
@@ -219,16 +264,16 @@ def split_by_user(
     buckets: int,
     memory_limit: int,
     progress: Progress,
-) -> None:
+) -> int:
     """Write the canonical events of ``files`` to ``root/_bucket=K/`` Parquet files, K the
-    user's hash modulo ``buckets``: the events are parsed in batches (in file order), and a
-    writer thread splits each batch and writes its part of every bucket while the next batch
-    is parsed. Only bad rows keep their raw timestamp text and line number (nothing else
-    reads them), which makes the files a third smaller.
+    user's hash modulo ``buckets``, and return how many there were. The events are parsed
+    in batches (in file order) and a writer thread splits each batch and writes its part of
+    every bucket while the next batch is parsed. Only bad rows keep their raw timestamp text
+    and line number (nothing else reads them): the files are a third smaller.
 
     Polars' own partitioned sink does the same in one call, but at 100M events into 84
-    buckets it cost 88 s against 36 s for the analysis of the buckets, and more per event
-    the more buckets it writes."""
+    buckets it took 88 s against 36 s for the analysis of the buckets, and more per event
+    the more buckets it wrote."""
     bad = bad_rows_expr()
     events = load_journey_events(files, journey).with_columns(
         pl.when(bad).then(pl.col(RAW_TS)).alias(RAW_TS),
@@ -236,23 +281,35 @@ def split_by_user(
         (pl.col(USER).hash() % buckets).alias(BUCKET),
     )
     rows = max(MIN_BATCH_ROWS, min(MAX_BATCH_ROWS, (memory_limit - BASE_BYTES) // (2 * BYTES_PER_EVENT)))
+    count = 0
     with ThreadPoolExecutor(1, thread_name_prefix="journeyctl-split") as writer:
         written: Future[None] | None = None
         for index, batch in enumerate(events.collect_batches(chunk_size=rows)):
             if written is not None:
                 written.result()  # at most one batch waits for the writer: memory stays bounded
             written = writer.submit(write_batch, batch, root, index)
+            count += batch.height
             progress.advance(0, events=batch.height)
         if written is not None:
             written.result()
+    return count
 
 
 def write_batch(batch: pl.DataFrame, root: Path, index: int) -> None:
     """Each bucket's rows of one batch to ``root/_bucket=K/<index>.parquet``."""
-    for (bucket,), part in batch.partition_by(BUCKET, as_dict=True, include_key=False).items():
-        folder = root / f"{BUCKET}={bucket}"
-        folder.mkdir(exist_ok=True)
-        part.write_parquet(folder / f"{index:06d}.parquet", compression="lz4", statistics=False)
+    try:
+        for (bucket,), part in batch.partition_by(BUCKET, as_dict=True, include_key=False).items():
+            folder = root / f"{BUCKET}={bucket}"
+            folder.mkdir(exist_ok=True)
+            part.write_parquet(folder / f"{index:09d}.parquet", compression="lz4", statistics=False)
+    except (OSError, pl.exceptions.PolarsError) as err:
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(
+            f"cannot write the temporary bucket files: {detail}",
+            where=str(root.parent),
+            hint="free some space there, or set TMPDIR to a folder on a disk with room "
+            "(the bucket files take about a quarter of the CSV's size)",
+        ) from None
 
 
 def read_bucket(root: Path, bucket: int, journey: JourneyConfig) -> pl.DataFrame:

@@ -4,7 +4,8 @@ Each metric knows whether it is better up (conversion) or down (bounce, abandonm
 convert). Rates are tested with ``stats.compare_rates`` (z-test, Fisher's exact test below an
 expected count of 5, nothing below the minimum sample) and the p-values of one comparison are
 adjusted together (Benjamini–Hochberg): a change is *significant* when its q-value is below
-0.05 and both periods are complete.
+0.05 and both periods are complete. Breakdown values are compared too (``breakdown_changes``),
+untested.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from journeyctl.result import AnalysisResult, Frozen, PainPoint, StageResult
+from journeyctl.result import (
+    AnalysisResult,
+    Breakdown,
+    BreakdownValue,
+    Frozen,
+    PainPoint,
+    SegmentTest,
+    StageResult,
+)
 from journeyctl.stats import MIN_SAMPLE, benjamini_hochberg, compare_rates
 
 ALPHA = 0.05
@@ -157,6 +166,16 @@ def direction(change: float | None, better: Better) -> Direction:
     return "better" if (change > 0) == (better == "up") else "worse"
 
 
+def change_fields(
+    now: int | float | None, before: int | float | None, better: Better
+) -> dict[str, int | float | str | None]:
+    """The ``change``, ``relative_change`` and ``direction`` of a ``MetricChange``: undefined
+    when either number is, the relative change also when ``before`` is 0."""
+    change = now - before if now is not None and before is not None else None
+    relative = change / before if change is not None and before else None
+    return {"change": change, "relative_change": relative, "direction": direction(change, better)}
+
+
 def compare_results(
     current: AnalysisResult, previous: AnalysisResult, *, complete: bool, min_sample: int = MIN_SAMPLE
 ) -> list[MetricChange]:
@@ -165,8 +184,6 @@ def compare_results(
     rows: list[dict[str, object]] = []
     for spec in metric_specs(current):
         now, before = spec.value(current), spec.value(previous)
-        change = now - before if now is not None and before is not None else None
-        relative = change / before if change is not None and before else None
         test = p_value = interval_now = interval_before = None
         if spec.counts is not None:
             x1, n1 = spec.counts(current) or (0, 0)
@@ -182,9 +199,7 @@ def compare_results(
                 "better": spec.better,
                 "current": now,
                 "previous": before,
-                "change": change,
-                "relative_change": relative,
-                "direction": direction(change, spec.better),
+                **change_fields(now, before, spec.better),
                 "test": test,
                 "p_value": p_value,
                 "interval_current": interval_now,
@@ -223,3 +238,71 @@ def conversion_fell(changes: list[MetricChange], stages: list[StageResult], agai
             )
         )
     return pains
+
+
+@dataclass(frozen=True)
+class ValueChange:
+    """A breakdown value in the current period against the same value in the comparison
+    period; ``value`` None is the row of every unit."""
+
+    value: str | None
+    entered: int | None  # units entered with this value; None: not among the period's values
+    reached: MetricChange  # units reaching the last stage
+    conversion: MetricChange  # overall conversion: last stage / entered
+    against: SegmentTest | None  # the current period's overall conversion against the rest or control
+
+
+def breakdown_changes(
+    current: Breakdown, previous: Breakdown | None, *, last_stage: str
+) -> list[ValueChange]:
+    """A row per value of ``current`` in its order, then per value only ``previous`` has: the
+    units reaching ``last_stage`` and the overall conversion in both periods and their
+    change. A value missing from one period's values (none of its units entered there, or it
+    was folded into ``(other)``) has None there, and so no change. Each metric is named by
+    its KPI path (``by.channel.email.overall_conversion``); none is tested across periods."""
+    before = {} if previous is None else {v.value: v for v in previous.values}
+    now = {v.value: v for v in current.values}
+    rows = []
+    for name in [*now, *(name for name in before if name not in now)]:
+        pair = (now.get(name), before.get(name))
+        path = f"by.{current.column}.{name}"
+        rows.append(
+            ValueChange(
+                value=name,
+                entered=None if pair[0] is None else pair[0].users,
+                reached=_untested(
+                    f"{path}.stages.{last_stage}.users", name, "count", pair, lambda v: v.stages[-1].users
+                ),
+                conversion=_untested(
+                    f"{path}.overall_conversion", name, "rate", pair, lambda v: v.overall_conversion
+                ),
+                against=None if pair[0] is None else pair[0].overall_significance,
+            )
+        )
+    return rows
+
+
+def _untested(
+    metric: str,
+    label: str,
+    kind: Literal["rate", "count"],
+    pair: tuple[BreakdownValue | None, BreakdownValue | None],
+    value: Callable[[BreakdownValue], int | float | None],
+) -> MetricChange:
+    """A better-up metric of a value in the current and the comparison period, not tested."""
+    now, before = (None if v is None else value(v) for v in pair)
+    return MetricChange(
+        metric=metric,
+        label=label,
+        kind=kind,
+        better="up",
+        current=now,
+        previous=before,
+        **change_fields(now, before, "up"),
+        test=None,
+        p_value=None,
+        q_value=None,
+        significant=False,
+        interval_current=None,
+        interval_previous=None,
+    )

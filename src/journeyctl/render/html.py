@@ -9,7 +9,12 @@ from journeyctl.check import bound_text
 from journeyctl.check import format_value as unit_value
 from journeyctl.render.charts import funnel_svg, trend_svg
 from journeyctl.render.text import (
+    MISSING_VALUE,
+    against_text,
     arrow,
+    breakdown_intro,
+    breakdown_rows,
+    breakdown_verdict,
     format_change,
     format_duration,
     format_value,
@@ -94,6 +99,9 @@ def render_html(report: Report) -> str:
             f"<td>{arrow(c.direction, c.change)}</td><td>{verdict(c)}</td></tr>"
         )
     parts.append("</table>")
+    if result.breakdowns:
+        parts.append("<h2>Breakdowns</h2>")
+        parts += _breakdown_tables(report)
     parts.append('<h2>Trend</h2><div class="chart" id="trend-chart">')
     rates = [(label, values) for label, values, kind in trend_rows(report) if kind == "rate"]
     conversions = [(label, values) for label, values in rates if label.startswith("→ ")]
@@ -116,6 +124,40 @@ def render_html(report: Report) -> str:
         parts.append("</table>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def _breakdown_tables(report: Report) -> list[str]:
+    """As in Markdown: per breakdown a row per value and the overall row, the conversion change
+    coloured better or worse (bold when significant, which only the overall row can be)."""
+    before, last = report.comparison.period.label, report.current.result.stages[-1].label
+    parts = []
+    for breakdown, rows in breakdown_rows(report):
+        parts += [f"<h3>By {e(breakdown.column)}</h3>", f"<p>{breakdown_intro(report, breakdown, e)}</p>"]
+        parts.append(
+            f"<table><tr><th>{e(breakdown.column)}</th><th class=n>Entered</th><th class=n>Reached "
+            f"{e(last)}</th><th class=n>Change</th><th class=n>Conversion</th><th class=n>{e(before)}</th>"
+            f"<th class=n>Change</th><th></th><th>Against {e(against_text(breakdown))}</th></tr>"
+        )
+        for row in rows:
+            reached, conversion = row.reached, row.conversion
+            css: list[str] = [conversion.direction] if conversion.direction in ("better", "worse") else []
+            css += ["sig"] if conversion.significant else []
+            moved = f' class="{" ".join(css)}"' if css else ""
+            parts.append(
+                f"<tr><td>{'<b>overall</b>' if row.value is None else e(row.value)}</td>"
+                f"<td class=n>{format_value(row.entered, 'count')}</td>"
+                f"<td class=n>{format_value(reached.current, 'count')}</td>"
+                f"<td class=n>{format_change(reached.change, reached.relative_change, 'count')}</td>"
+                f"<td class=n>{percent(conversion.current)}</td>"
+                f"<td class=n>{percent(conversion.previous)}</td>"
+                f'<td class="{" ".join(["n", *css])}">{format_change(conversion.change, None, "rate")}</td>'
+                f"<td{moved}>{arrow(conversion.direction, conversion.change)}</td>"
+                f"<td>{breakdown_verdict(breakdown, row)}</td></tr>"
+            )
+        parts.append("</table>")
+        if any(row.entered is None or row.conversion.previous is None for row in rows):
+            parts.append(f"<p>{MISSING_VALUE}</p>")
+    return parts
 
 
 def _trend_table(report: Report) -> str:

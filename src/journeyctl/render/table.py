@@ -13,7 +13,9 @@ from rich.text import Text
 from journeyctl.check import bound_text
 from journeyctl.check import format_value as unit_value
 from journeyctl.render.text import (
+    against_text,
     arrow,
+    attribution_text,
     format_change,
     format_duration,
     format_value,
@@ -196,9 +198,8 @@ def _pain_points(result: AnalysisResult) -> Text:
 def _breakdown(result: AnalysisResult, breakdown: Breakdown) -> list[Text | Table]:
     """A breakdown as a compact table: a row per value and the overall row, a column per
     stage with units and conversion from the start, ▼/▲ on a significant step."""
-    rules = {"first_touch": "first touch", "last_touch": "last touch"}
-    rule = rules.get(breakdown.attribution) or f"value at {safe(result.stage(breakdown.attribution).label)}"
-    against = "the rest" if breakdown.control is None else f"{breakdown.column}={breakdown.control}"
+    rule = attribution_text(result, breakdown, safe)
+    against = against_text(breakdown)
     title = Text(f"By {safe(breakdown.column)}", style="bold")
     title.append(f" ({safe(rule)}; ▼/▲ significantly worse/better than {safe(against)})", style="dim")
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))

@@ -8,20 +8,29 @@ from typing import TYPE_CHECKING, TextIO, cast
 
 from rich.console import Console
 
+from journeyctl.breakdown import q_text
 from journeyctl.check import Unit
 from journeyctl.check import format_value as unit_value
+from journeyctl.compare import ValueChange, breakdown_changes
 from journeyctl.config.durations import format_duration
 
 if TYPE_CHECKING:
     from journeyctl.compare import MetricChange
     from journeyctl.report import Report
+    from journeyctl.result import AnalysisResult, Breakdown
 
 # C0/C1 controls (ESC starts terminal escape sequences) and the bidirectional overrides and
 # isolates, which reorder what the reader sees (U+202A-202E, U+2066-2069)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 __all__ = [
+    "MISSING_VALUE",
+    "against_text",
     "arrow",
+    "attribution_text",
+    "breakdown_intro",
+    "breakdown_rows",
+    "breakdown_verdict",
     "format_change",
     "format_duration",
     "format_value",
@@ -155,6 +164,83 @@ def trend_rows(report: Report) -> list[tuple[str, list[float | None], str]]:
         ("Checkout abandonment", [p.checkout_abandonment_rate for p in trend], "rate"),
     ]
     return rows
+
+
+def attribution_text(result: AnalysisResult, breakdown: Breakdown, escape: Callable[[str], str]) -> str:
+    """Which row gives a unit its value: ``first touch``, ``last touch`` or ``value at <stage>``."""
+    rules = {"first_touch": "first touch", "last_touch": "last touch"}
+    stage = breakdown.attribution
+    return rules.get(stage) or f"value at {escape(result.stage(stage).label)}"
+
+
+def against_text(breakdown: Breakdown) -> str:
+    """What each value is tested against: ``the rest``, or ``column=control`` (not escaped)."""
+    return "the rest" if breakdown.control is None else f"{breakdown.column}={breakdown.control}"
+
+
+MISSING_VALUE = (
+    "A – for a period: the value is not among that period's values (nobody with it entered "
+    "then, or it was folded into (other)), so it has no change."
+)
+
+
+def breakdown_rows(report: Report) -> list[tuple[Breakdown, list[ValueChange]]]:
+    """Each breakdown of the current period with a row per value (``compare.breakdown_changes``
+    against the comparison period's breakdown of the same column) and last the row of every
+    unit, whose changes are the report's own (tested) ones."""
+    now, before = report.current.result, report.comparison.result
+    last = now.stages[-1].id
+    changes = {c.metric: c for c in report.changes}
+    overall = ValueChange(
+        value=None,
+        entered=now.stages[0].users,
+        reached=changes[f"stages.{last}.users"],
+        conversion=changes["overall_conversion"],
+        against=None,
+    )
+    previous = {b.column: b for b in before.breakdowns}
+    return [
+        (b, [*breakdown_changes(b, previous.get(b.column), last_stage=last), overall]) for b in now.breakdowns
+    ]
+
+
+def breakdown_intro(report: Report, breakdown: Breakdown, escape: Callable[[str], str]) -> str:
+    """The sentence above a breakdown's table in the report: what its columns count."""
+    now, before = report.current, report.comparison
+    stages = now.result.stages
+    folded = (
+        f" {plural(breakdown.folded_values, 'value')} beyond the top {breakdown.top} are in (other)."
+        if breakdown.folded_values
+        else ""
+    )
+    against = escape(against_text(breakdown))
+    if breakdown.control is not None and all(v.value != breakdown.control for v in breakdown.values):
+        tested = f"{against} does not occur in {now.period.label}: nothing is tested."
+    else:
+        tested = (
+            f"each value's conversion in {now.period.label} tested against {against}, "
+            f"no test below {breakdown.min_sample} {escape(now.result.unit)} per group."
+        )
+    return (
+        f"{escape(now.result.unit.capitalize())} entering in {now.period.label} by "
+        f"{escape(breakdown.column)} ({attribution_text(now.result, breakdown, escape)}): how many "
+        f"reached {escape(stages[-1].label)}, and their conversion ({escape(stages[0].label)} → "
+        f"{escape(stages[-1].label)}) against {before.period.label}; a value's changes are not "
+        f"tested. Last column: {tested}{folded}"
+    )
+
+
+def breakdown_verdict(breakdown: Breakdown, row: ValueChange) -> str:
+    """The current period's test of a value's conversion: ``worse, significant (q=0.003)``,
+    ``not significant``, ``control``, or ``–`` when it was not tested."""
+    test = row.against
+    if breakdown.control is not None and row.value == breakdown.control and row.entered is not None:
+        return "control"
+    if test is None or test.test is None:
+        return "–"
+    if test.significant and test.q_value is not None:
+        return f"{test.direction}, significant ({q_text(test.q_value)})"
+    return "not significant"
 
 
 def text_console(out: TextIO, *, width: int | None, color: bool) -> Console:
