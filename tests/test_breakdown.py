@@ -33,15 +33,14 @@ from tests.events import journey, log
 from tests.strategies import event_logs
 from tests.test_funnel_property import OVERLAPPING
 
-ABC = journey(
-    """
+ABC_YAML = """
 columns: {properties: [channel, device]}
 stages:
   - {id: a, match: [{events: [a]}]}
   - {id: b, match: [{events: [b]}]}
   - {id: c, match: [{events: [c]}]}
 """
-)
+ABC = journey(ABC_YAML)
 # u1 reaches c (entry email, b on web, c on ad); u2 reaches b (entry web, b without channel);
 # u3 only enters (no channel); u4 enters twice, email at 0s and social at 50s, and reaches b at
 # 60s from both: the tie goes to the latest entry, so its entry row is the social one; u5
@@ -297,7 +296,7 @@ def test_by_an_unmapped_column_lists_the_mapped_ones() -> None:
     ("kwargs", "message"),
     [
         ({"by": [("channel", "device", "channel")]}, "a breakdown has one or two columns, not 3"),
-        ({"by": [("channel", "channel")]}, "--by channel is given twice"),
+        ({"by": [("channel", "channel")]}, "--by: 'channel' is combined with itself"),
         ({"by": ["channel"], "attribution": "z"}, "unknown attribution 'z'"),
         ({"by": ["channel"], "top": 0}, "--top 0: keep at least 1 value"),
         ({"control": "web"}, "--control needs exactly one breakdown to apply to"),
@@ -359,6 +358,26 @@ def test_breakdown_config_errors_name_their_yaml_path(yaml: str, where: str, mes
         journey(f"columns: {{properties: [channel]}}\n{yaml}\nstages: [{{id: a, match: [{{events: [a]}}]}}]")
     assert caught.value.where == where
     assert caught.value.message.startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("yaml", "kwargs"),
+    [
+        ("breakdowns: {by: [channel], attribution: middle}", {"by": ["channel"], "attribution": "middle"}),
+        ("breakdowns: [segment]", {"by": ["segment"]}),
+        ("breakdowns: [[channel, channel]]", {"by": [("channel", "channel")]}),
+    ],
+)
+def test_config_and_command_line_word_a_breakdown_problem_alike(yaml: str, kwargs: dict[str, object]) -> None:
+    # one check serves both: only where it points differs (the YAML path, or the option)
+    with pytest.raises(ConfigError) as from_config:
+        journey(f"{ABC_YAML}{yaml}")
+    with pytest.raises(UsageError) as from_option:
+        analyze(ATTRIBUTION, ABC, **kwargs)  # type: ignore[arg-type]
+    message = from_config.value.message.split(": ", 1)[1]  # after the YAML path
+    assert (message, from_config.value.hint) == (from_option.value.message, from_option.value.hint)
+    if "attribution" in kwargs:
+        assert from_option.value.hint == "use first_touch, last_touch or a stage id (a, b, c)"
 
 
 # the definition, on random logs

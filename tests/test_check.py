@@ -15,9 +15,16 @@ import pytest
 from typer.testing import CliRunner
 
 from journeyctl import api
-from journeyctl.check import CheckReport, Uncomputable, path_problem, resolve
+from journeyctl.check import (
+    CheckReport,
+    Uncomputable,
+    breakdown_path,
+    breakdowns_named,
+    path_problem,
+    resolve,
+)
 from journeyctl.cli import app
-from journeyctl.config.models import JourneyConfig
+from journeyctl.config.models import JourneyConfig, Kpi
 from journeyctl.errors import ConfigError, UsageError
 from journeyctl.kpi_expr import parse_kpi
 from journeyctl.render.github import escape_data, escape_property, render_annotations, render_step_summary
@@ -224,6 +231,17 @@ def test_breakdown_paths_are_checked_for_form_only() -> None:
         "'by.channel.email.userz' does not end in a value and a metric path",
         "write by.channel.<value>.<path>, e.g. by.channel.email.overall_conversion",
     )
+
+
+def test_a_breakdown_path_splits_at_its_first_dot_and_its_columns_at_the_slash() -> None:
+    # the column has no dot, so everything after the first dot is value and path
+    assert breakdown_path("by.channel/segment.news.example.com/new.users") == (
+        ["channel", "segment"],
+        "news.example.com/new.users",
+    )
+    assert breakdown_path("stages.by.users") is None
+    kpis = [Kpi(metric=m, min=0) for m in ("by.channel.a.users", "bounce_rate", "by.a/b.x/y.users")]
+    assert breakdowns_named(kpis) == [["channel"], ["a", "b"]]
 
 
 def test_unknown_path_in_the_config_names_its_line_and_the_nearest_match() -> None:

@@ -14,12 +14,12 @@ import polars as pl
 from pydantic import ValidationError
 
 from journeyctl.aggregate import data_end_micros, open_window_expr, summarize
-from journeyctl.breakdown import SEPARATOR, UNFOLDED, breakdown_settings, require_control
+from journeyctl.breakdown import UNFOLDED, breakdown_settings, require_control
 from journeyctl.buckets import FactsOf, bucket_count, bucketed_facts, default_memory_limit, parse_memory
-from journeyctl.check import CheckReport, evaluate
+from journeyctl.check import CheckReport, breakdowns_named, evaluate
 from journeyctl.columns import EVENT, LINE, SESSION, SOURCE, TS, USER
 from journeyctl.config.loading import load_config
-from journeyctl.config.models import Count, CsvOptions, JourneyConfig, Order, Severity
+from journeyctl.config.models import SEPARATOR, Count, CsvOptions, JourneyConfig, Order, Severity
 from journeyctl.errors import InputError, UsageError
 from journeyctl.facts import Facts, micros, user_facts
 from journeyctl.filters import RowFilter, entry_range, parse_where, where_expr
@@ -392,9 +392,8 @@ def check(
             where="kpis",
             hint="add a `kpis:` list to the journey YAML or pass --kpi 'overall_conversion>=0.02'",
         )
-    kpis_named = [*journey.kpis, *extra]
-    wanted = [k.metric.split(".")[1].split(SEPARATOR) for k in kpis_named if k.metric.startswith("by.")]
-    by = list({SEPARATOR.join(c): c for c in [*journey.breakdowns.by, *wanted]}.values())
+    wanted = [*journey.breakdowns.by, *breakdowns_named([*journey.kpis, *extra])]
+    by = list({SEPARATOR.join(c): c for c in wanted}.values())
     # no top N here: a KPI may name any value that occurs
     result = analyze(
         events,

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from journeyctl.compare import ALPHA, direction
-from journeyctl.config.models import Breakdowns, JourneyConfig
+from journeyctl.config.models import SEPARATOR, Breakdowns, JourneyConfig, breakdown_problems
 from journeyctl.errors import UsageError
 from journeyctl.kernel import Levels
 from journeyctl.result import (
@@ -35,9 +35,7 @@ from journeyctl.stats import MIN_SAMPLE, benjamini_hochberg, compare_rates
 NONE = "(none)"  # the property is empty on the attributed row
 NOT_REACHED = "(not reached)"  # attribution at a stage the unit never reached
 OTHER = "(other)"  # values beyond the top N
-SEPARATOR = "/"  # joins two columns (and their values) of a combined breakdown
 PREFIX = "by:"  # facts column holding a property's attributed value
-RULES = ("first_touch", "last_touch")
 UNFOLDED = 2**31  # a top that keeps every value
 StageCountsFn = Callable[[pl.DataFrame], list[BreakdownStage]]
 
@@ -63,12 +61,12 @@ def breakdown_settings(
     """The config's ``breakdowns:`` with the caller's choices applied: ``by`` replaces the
     default list (an entry is a column or two columns to combine), the others override.
 
-    Raises ``UsageError`` for a column that is not a mapped property, an unknown attribution,
-    ``top`` below 1, or a ``control`` without exactly one breakdown to apply to.
+    Raises ``UsageError`` naming the option for a breakdown of more than two columns, an
+    option with no breakdown to apply to, a problem ``breakdown_problems`` finds (the checks
+    of the config's ``breakdowns:``), ``top`` below 1, or a ``control`` without exactly one
+    breakdown to apply to.
     """
     settings = journey.breakdowns
-    properties = journey.property_columns
-    mapped = ", ".join(properties) if properties else "none: columns.properties is empty"
     entries = settings.by if by is None else [[b] if isinstance(b, str) else list(b) for b in by]
     for columns in entries:
         if not 1 <= len(columns) <= 2:
@@ -77,17 +75,6 @@ def breakdown_settings(
                 where="--by",
                 hint="repeat --by at most twice: --by channel --by segment",
             )
-        if len(set(columns)) < len(columns):
-            raise UsageError(
-                f"--by {columns[0]} is given twice", where="--by", hint="combine two different columns"
-            )
-        for column in columns:
-            if column not in properties:
-                raise UsageError(
-                    f"{column!r} is not a mapped property column",
-                    where="--by",
-                    hint=f"mapped properties: {mapped} (add others to columns.properties)",
-                )
     if not entries and (attribution is not None or top is not None):
         option = "--attribution" if attribution is not None else "--top"
         raise UsageError(
@@ -95,34 +82,29 @@ def breakdown_settings(
             where=option,
             hint="name a column with --by COLUMN, or list `breakdowns:` in the config",
         )
-    rule = attribution or settings.attribution
-    ids = [stage.id for stage in journey.stages]
-    if rule not in (*RULES, *ids):
-        raise UsageError(
-            f"unknown attribution {rule!r}",
-            where="--attribution",
-            hint=f"use first_touch, last_touch or a stage id ({', '.join(ids)})",
-        )
-    if top is not None and top < 1:
-        raise UsageError(f"--top {top}: keep at least 1 value", hint="e.g. --top 10")
     keys = {SEPARATOR.join(columns) for columns in entries}
     controls = {key: value for key, value in settings.control.items() if key in keys}
-    if control is not None:
-        if len(entries) != 1:
-            raise UsageError(
-                "--control needs exactly one breakdown to apply to",
-                where="--control",
-                hint="name its column: --by variant --control A",
-            )
+    if control is not None and len(entries) == 1:
         controls = {SEPARATOR.join(entries[0]): control}
-    return settings.model_copy(
+    chosen = settings.model_copy(
         update={
             "by": entries,
-            "attribution": rule,
+            "attribution": attribution or settings.attribution,
             "top": settings.top if top is None else top,
             "control": controls,
         }
     )
+    for loc, message, hint in breakdown_problems(chosen, journey):
+        raise UsageError(message, where=f"--{loc[0]}", hint=hint)
+    if top is not None and top < 1:
+        raise UsageError(f"--top {top}: keep at least 1 value", hint="e.g. --top 10")
+    if control is not None and len(entries) != 1:
+        raise UsageError(
+            "--control needs exactly one breakdown to apply to",
+            where="--control",
+            hint="name its column: --by variant --control A",
+        )
+    return chosen
 
 
 def breakdown_columns(journey: JourneyConfig) -> list[str]:

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from journeyctl.breakdown import listing
 from journeyctl.config.durations import format_duration
-from journeyctl.config.models import Bound, JourneyConfig, Kpi, Severity
+from journeyctl.config.models import SEPARATOR, Bound, JourneyConfig, Kpi, Severity
 from journeyctl.errors import ExitCode
 from journeyctl.result import AnalysisResult, BreakdownValue, DataQuality, Frozen, StageResult
 
@@ -84,10 +84,12 @@ def path_problem(metric: str, journey: JourneyConfig) -> tuple[str, str] | None:
     valid = static_paths(journey)
     if metric in valid:
         return None
-    if metric.startswith("by."):
-        column, _, rest = metric.removeprefix("by.").partition(".")
+    by = breakdown_path(metric)
+    if by is not None:
+        columns, rest = by
+        column = SEPARATOR.join(columns)
         properties = journey.columns.properties
-        unknown = [c for c in column.split("/") if c not in properties]
+        unknown = [c for c in columns if c not in properties]
         if unknown:
             mapped = ", ".join(properties) if properties else "none: columns.properties is empty"
             return f"{unknown[0]!r} is not a mapped property column", f"breakdown columns: {mapped}"
@@ -107,6 +109,21 @@ def path_problem(metric: str, journey: JourneyConfig) -> tuple[str, str] | None:
     return f"unknown metric path {metric!r}", hint
 
 
+def breakdown_path(metric: str) -> tuple[list[str], str] | None:
+    """``by.channel/segment.email/new.users`` → ``(["channel", "segment"], "email/new.users")``:
+    the columns of the breakdown a ``by.`` path reads and the value and path within it; None
+    for a path outside breakdowns. A column has no dot, a value may have dots."""
+    if not metric.startswith("by."):
+        return None
+    column, _, rest = metric.removeprefix("by.").partition(".")
+    return column.split(SEPARATOR), rest
+
+
+def breakdowns_named(kpis: Iterable[Kpi]) -> list[list[str]]:
+    """The breakdowns (their columns) that the ``by.`` metrics of ``kpis`` read, in order."""
+    return [by[0] for kpi in kpis if (by := breakdown_path(kpi.metric)) is not None]
+
+
 def _split_breakdown(rest: str, valid: Sequence[str]) -> tuple[str, str] | None:
     """``"email.overall_conversion"`` → ``("email", "overall_conversion")``; a value may contain
     dots, so the path is the shortest valid suffix."""
@@ -124,12 +141,12 @@ def resolve(data: Mapping[str, Any], metric: str) -> float:
     """
     node: Any = data
     parts = metric.split(".")
-    if parts[0] == "by" and len(parts) >= 4:
-        column = parts[1]
+    by = breakdown_path(metric)
+    if by is not None and "." in by[1]:  # by.<column>.<value>.<path>
+        column, rest = SEPARATOR.join(by[0]), by[1]
         breakdowns = [b for b in data.get("breakdowns") or [] if b.get("column") == column]
         if not breakdowns:
             raise Uncomputable(f"the result has no breakdown by {column}")
-        rest = ".".join(parts[2:])
         values = breakdowns[0].get("values", [])
         match = next((v for v in values if rest.startswith(f"{v.get('value')}.")), None)
         if match is None:
@@ -194,7 +211,7 @@ class CheckReport(Frozen):
     errors: int
     exit_code: int
     verdicts: list[Verdict]
-    data_quality: DataQuality | None = None  # what loading found (bad rows skipped, duplicates)
+    data_quality: DataQuality  # what loading found (bad rows skipped, duplicates)
 
 
 def evaluate(

@@ -414,8 +414,7 @@ def check(
         if junit is not None:
             write_output(render_junit(report), junit, inputs=inputs)
         write_output(text, output, inputs=inputs)
-        if report.data_quality is not None:
-            _report_skipped(report.data_quality)
+        _report_skipped(report.data_quality)
         if on_github:
             # workflow commands are read from stdout and stderr alike; keep stdout parseable
             stream = sys.stderr if fmt is CheckFormat.json and output is None else sys.stdout

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from journeyctl.config.models import JourneyConfig
+from journeyctl.config.models import JourneyConfig, breakdown_problems
 from journeyctl.errors import ConfigError
 
 Loc = tuple[str | int, ...]
@@ -300,46 +300,11 @@ def _reference_problems(config: JourneyConfig) -> typing.Iterator[tuple[Loc, str
                 f"property {column!r} is not a mapped column",
                 f"add it to columns.properties ({mapped})",
             )
-    yield from _breakdown_problems(config, mapped)
+    for loc, message, hint in breakdown_problems(config.breakdowns, config):
+        yield (("breakdowns", *loc), message, hint)
     from journeyctl.check import path_problem  # the metric catalogue lives with the verdicts
 
     for index, kpi in enumerate(config.kpis):
         problem = path_problem(kpi.metric, config)
         if problem is not None:
             yield (("kpis", index, "metric"), *problem)
-
-
-def _breakdown_problems(config: JourneyConfig, mapped: str) -> typing.Iterator[tuple[Loc, str, str]]:
-    """Breakdown columns are mapped properties; the attribution names a rule or a stage."""
-    properties = config.columns.properties
-    settings = config.breakdowns
-    for index, columns in enumerate(settings.by):
-        if len(set(columns)) < len(columns):
-            yield (
-                ("breakdowns", "by", index),
-                f"{columns[0]!r} is combined with itself",
-                "combine two columns",
-            )
-        for c_index, column in enumerate(columns):
-            if column not in properties:
-                loc: Loc = ("breakdowns", "by", index) + ((c_index,) if len(columns) > 1 else ())
-                yield (
-                    loc,
-                    f"{column!r} is not a mapped property column",
-                    f"add it to columns.properties ({mapped})",
-                )
-    ids = [stage.id for stage in config.stages]
-    if settings.attribution not in ("first_touch", "last_touch", *ids):
-        yield (
-            ("breakdowns", "attribution"),
-            f"unknown attribution {settings.attribution!r}",
-            f"use first_touch, last_touch or a stage id ({', '.join(ids)})",
-        )
-    for key in settings.control:
-        unknown = [c for c in key.split("/") if c not in properties]
-        if unknown:
-            yield (
-                ("breakdowns", "control", key),
-                f"{unknown[0]!r} is not a mapped property column",
-                f"name a breakdown column, or two joined by / ({mapped})",
-            )

@@ -6,6 +6,7 @@ import codecs
 import contextlib
 import math
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -269,15 +270,53 @@ def _columns_form(value: object) -> object:
 BreakdownColumns = Annotated[list[str], BeforeValidator(_columns_form), Field(min_length=1, max_length=2)]
 
 
+ATTRIBUTION_RULES = ("first_touch", "last_touch")  # the attributions besides a stage id
+SEPARATOR = "/"  # joins the two columns of a combined breakdown (and their values)
+
+
 class Breakdowns(Strict):
     """Default breakdowns of ``analyze`` (docs/metrics.md, Breakdowns): each entry of ``by``
     is a property column, or two columns whose combinations are the rows."""
 
     by: list[BreakdownColumns] = Field(default_factory=list)
-    attribution: str = "first_touch"  # first_touch | last_touch | a stage id
+    attribution: str = "first_touch"  # one of ATTRIBUTION_RULES or a stage id
     top: int = Field(default=10, ge=1)
     min_sample: int = Field(default=30, ge=1)
     control: dict[str, str] = Field(default_factory=dict)  # breakdown column -> control value
+
+
+def breakdown_problems(
+    settings: Breakdowns, journey: JourneyConfig
+) -> Iterator[tuple[tuple[str | int, ...], str, str]]:
+    """What is wrong with ``settings`` for ``journey``, as (path below ``breakdowns``, message,
+    hint), in order: a column combined with itself or not a mapped property, an attribution
+    that is neither a rule nor a stage id, a control keyed by an unmapped column. The config
+    names the YAML path, the command line the option (``--by``): the messages are the same."""
+    properties = journey.columns.properties
+    mapped = ", ".join(properties) if properties else "none: columns.properties is empty"
+    unmapped_hint = f"mapped properties: {mapped} (add others to columns.properties)"
+    for index, columns in enumerate(settings.by):
+        if len(set(columns)) < len(columns):
+            yield ("by", index), f"{columns[0]!r} is combined with itself", "combine two different columns"
+        for c_index, column in enumerate(columns):
+            if column not in properties:
+                loc = ("by", index, c_index) if len(columns) > 1 else ("by", index)
+                yield loc, f"{column!r} is not a mapped property column", unmapped_hint
+    ids = [stage.id for stage in journey.stages]
+    if settings.attribution not in (*ATTRIBUTION_RULES, *ids):
+        yield (
+            ("attribution",),
+            f"unknown attribution {settings.attribution!r}",
+            f"use {', '.join(ATTRIBUTION_RULES)} or a stage id ({', '.join(ids)})",
+        )
+    for key in settings.control:
+        unknown = [c for c in key.split(SEPARATOR) if c not in properties]
+        if unknown:
+            yield (
+                ("control", key),
+                f"{unknown[0]!r} is not a mapped property column",
+                f"name a breakdown column, or two joined by {SEPARATOR}; mapped properties: {mapped}",
+            )
 
 
 Severity = Literal["fail", "warn"]
