@@ -16,6 +16,7 @@ from journeyctl import analyze
 from journeyctl.api import read_events
 from journeyctl.cli import app
 from journeyctl.config.loading import load_config, parse_config
+from journeyctl.errors import InputError
 from journeyctl.load import epoch_expr, expand_sources, file_kind, sniff_delimiter
 from journeyctl.onboarding import journey_position, profile_events, starter_config, validate
 from journeyctl.quality import parse_bad_rows, repeated_rows
@@ -239,6 +240,8 @@ def test_duplicates_future_and_pre_epoch_events_are_counted() -> None:
 def test_parse_bad_rows() -> None:
     assert str(parse_bad_rows("quarantine=x.csv")) == "quarantine=x.csv"
     assert parse_bad_rows("skip").action == "skip"
+    policy = parse_bad_rows("quarantine=x.csv")
+    assert parse_bad_rows(policy) is policy  # already parsed (the CLI's, for its clash check)
 
 
 # --- onboarding ---------------------------------------------------------------------------------
@@ -275,6 +278,15 @@ def test_roles_are_inferred_from_values_when_names_do_not_say(tmp_path: Path) ->
         ("when", "time"),
         ("what", "event"),
     ]
+
+
+def test_a_file_with_no_column_left_for_the_event_lists_no_events(tmp_path: Path) -> None:
+    # the only column parses as time, so nothing is left to be the user or the event
+    export = tmp_path / "export.csv"
+    export.write_text("timestamp\n2026-01-01T00:00:00Z\n2026-01-02T00:00:00Z\n")
+    profile = profile_events([export])
+    assert (profile.rows, profile.events, profile.distinct_events) == (2, [], 0)
+    assert [(c.column, c.role, c.distinct) for c in profile.columns] == [("timestamp", "time", 2)]
 
 
 @pytest.mark.parametrize(
@@ -458,6 +470,31 @@ def test_convert_writes_a_parquet_file_the_same_config_reads_to_the_same_result(
     assert written.schema["timestamp"] == pl.Datetime("us", "UTC")
     assert written.equals(written.sort("user_id", "timestamp"))
     assert analyze([target], load_config(config)) == analyze([store], load_config(config))
+
+
+def test_parquet_timestamps_are_used_as_stored_naive_ones_read_in_the_zone(tmp_path: Path) -> None:
+    # 22:00 aware UTC stays 22:00 UTC under a Berlin config; a naive 22:00 is Berlin time (UTC+2
+    # on 24 October), so 20:00 UTC; a missing stored timestamp has no text and is "no timestamp"
+    config = parse_config("timezone: Europe/Berlin\nstages: [{id: a, match: [{events: [a]}]}]", "j.yaml")
+    aware = pl.DataFrame(
+        {"user_id": ["u"], "timestamp": [datetime(2026, 10, 24, 22, tzinfo=UTC)], "event": ["a"]}
+    )
+    naive = aware.with_columns(pl.col("timestamp").dt.replace_time_zone(None))
+    missing = naive.with_columns(pl.lit(None, pl.Datetime("us")).alias("timestamp"))
+    for name, frame in (("aware", aware), ("naive", naive), ("missing", missing)):
+        frame.write_parquet(tmp_path / f"{name}.parquet")
+    first = {
+        name: analyze([tmp_path / f"{name}.parquet"], config).first_event_at for name in ("aware", "naive")
+    }
+    assert first == {
+        "aware": datetime(2026, 10, 24, 22, tzinfo=UTC),
+        "naive": datetime(2026, 10, 24, 20, tzinfo=UTC),
+    }
+    with pytest.raises(InputError) as refused:
+        analyze([tmp_path / "missing.parquet"], config)
+    assert str(refused.value).startswith(
+        f"{tmp_path / 'missing.parquet'}:1: no timestamp\n  (1 bad row in all)"
+    )
 
 
 def test_convert_refuses_to_overwrite_an_input(tmp_path: Path) -> None:

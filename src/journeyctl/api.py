@@ -140,6 +140,7 @@ def checked_facts(
 ) -> tuple[Facts, DataQuality]:
     """The facts (``facts_of`` the checked events) and the data-quality counts: in memory
     at once, or bucket by bucket when the files are too large for ``memory_limit``."""
+    policy = parse_bad_rows(bad_rows)
     files = None if isinstance(events, pl.DataFrame) else expand_sources(events)
     if files is not None and STDIN not in map(str, files):
         with polars_errors(files):  # a broken Parquet footer fails already when rows are counted
@@ -150,13 +151,13 @@ def checked_facts(
                     journey,
                     buckets=buckets,
                     memory_limit=memory_limit,
-                    policy=parse_bad_rows(bad_rows) if isinstance(bad_rows, str) else bad_rows,
+                    policy=policy,
                     dedupe=dedupe,
                     facts_of=facts_of,
                     progress=progress,
                 )
     progress.stage("reading events")
-    frame, quality = read_checked_events(files or events, journey, bad_rows=bad_rows, dedupe=dedupe)
+    frame, quality = read_checked_events(files or events, journey, bad_rows=policy, dedupe=dedupe)
     if frame.is_empty():
         raise InputError(
             "no analysable event rows remain", hint=f"all {quality.bad_rows:,} rows were bad; see --bad-rows"
@@ -255,7 +256,7 @@ def read_checked_events(
 ) -> tuple[pl.DataFrame, DataQuality]:
     """The canonical events, collected once, with bad rows handled by ``bad_rows`` (see
     ``quality``) and the data-quality counts."""
-    policy = parse_bad_rows(bad_rows) if isinstance(bad_rows, str) else bad_rows
+    policy = parse_bad_rows(bad_rows)
     if isinstance(events, pl.DataFrame):
         frame = _canonical_frame(events, journey).with_columns(
             pl.lit(0, pl.UInt32).alias(SOURCE),

@@ -30,7 +30,7 @@ from journeyctl.output import (
 )
 from journeyctl.periods import PeriodKind
 from journeyctl.progress import progress_display
-from journeyctl.quality import parse_bad_rows
+from journeyctl.quality import BadRowPolicy, parse_bad_rows
 from journeyctl.render import CheckFormat, Format, ReportFormat, render, render_period_report, render_report
 from journeyctl.render.github import render_annotations, render_step_summary
 from journeyctl.render.junit import render_junit
@@ -280,12 +280,13 @@ def analyze(
     with reporting_errors():
         refuse_two_stdins(config, events)
         exports = [("--export-users", export_target(spec)) for spec in export_users or []]
-        refuse_clashes([("-c", config), *exports, ("-o", output), quarantine_file(bad_rows)])
+        policy = parse_bad_rows(bad_rows)
+        refuse_clashes([("-c", config), *exports, ("-o", output), quarantine_file(policy)])
         with progress_display(enabled=not quiet and sys.stderr.isatty()) as progress:
             result = api.analyze(
                 events,
                 api.with_funnel_mode(load_config(config), order=order, count=count),
-                bad_rows=bad_rows,
+                bad_rows=policy,
                 dedupe=dedupe,
                 by=[tuple(by)] if by else None,
                 attribution=attribution,
@@ -320,9 +321,9 @@ def refuse_two_stdins(config: Path, events: list[str]) -> None:
         )
 
 
-def quarantine_file(bad_rows: str) -> tuple[str, Path | None]:
+def quarantine_file(policy: BadRowPolicy) -> tuple[str, Path | None]:
     """The file ``--bad-rows quarantine=FILE`` writes to, for ``refuse_clashes``."""
-    return ("--bad-rows quarantine", parse_bad_rows(bad_rows).quarantine)
+    return ("--bad-rows quarantine", policy.quarantine)
 
 
 def _report_skipped(quality: DataQuality) -> None:
@@ -386,7 +387,8 @@ def check(
     with reporting_errors():
         refuse_two_stdins(config, events)
         inputs = [config, *map(Path, events)]
-        refuse_clashes([("-c", config), ("--junit", junit), ("-o", output), quarantine_file(bad_rows)])
+        policy = parse_bad_rows(bad_rows)
+        refuse_clashes([("-c", config), ("--junit", junit), ("-o", output), quarantine_file(policy)])
         on_github = os.environ.get("GITHUB_ACTIONS") == "true"
         summary = os.environ.get("GITHUB_STEP_SUMMARY") if on_github else None
         if summary:  # refused before the analysis, not after the verdicts are printed
@@ -399,7 +401,7 @@ def check(
                 kpis=kpi or [],
                 fail_on=fail_on,
                 exclude_pending=exclude_pending,
-                bad_rows=bad_rows,
+                bad_rows=policy,
                 dedupe=dedupe,
                 where=where or [],
                 since=since,
@@ -564,8 +566,9 @@ def convert(
     """
     with reporting_errors():
         refuse_two_stdins(config, events)
-        refuse_clashes([("-c", config), ("-o", output), quarantine_file(bad_rows)])
-        quality = api.convert(events, load_config(config), output, bad_rows=bad_rows, dedupe=dedupe)
+        policy = parse_bad_rows(bad_rows)
+        refuse_clashes([("-c", config), ("-o", output), quarantine_file(policy)])
+        quality = api.convert(events, load_config(config), output, bad_rows=policy, dedupe=dedupe)
         _report_skipped(quality)
         typer.echo(
             f"wrote {quality.rows_read - quality.bad_rows - quality.duplicates_dropped:,} events to {output}",

@@ -138,6 +138,13 @@ def load_journey_events(files: Sequence[Path], journey: JourneyConfig) -> pl.Laz
 def scan_table(path: Path, csv: CsvOptions) -> pl.LazyFrame:
     """Every column of one event file as text, plus ``_line`` (the row's line for CSV, the
     record number otherwise); ``InputError`` for an empty or unreadable file."""
+    frame, schema = _scan_stored(path, csv)
+    return frame.select(pl.col(LINE), *(pl.col(n).cast(pl.String) for n in schema.names() if n != LINE))
+
+
+def _scan_stored(path: Path, csv: CsvOptions) -> tuple[pl.LazyFrame, pl.Schema]:
+    """One event file with its columns as stored (text, except what Parquet and NDJSON type),
+    plus ``_line``, and its schema: a Parquet footer or a CSV header is read once, here."""
     kind = file_kind(path) or "csv"
     try:
         if str(path) == STDIN:
@@ -157,7 +164,7 @@ def scan_table(path: Path, csv: CsvOptions) -> pl.LazyFrame:
                 row_index_offset=2,
                 glob=False,
             )
-        names = frame.collect_schema().names()
+        return frame, frame.collect_schema()
     except (pl.exceptions.NoDataError, EmptyDataError):
         raise InputError(
             "the file is empty", where=str(path), hint="export the events again, with a header row"
@@ -168,7 +175,6 @@ def scan_table(path: Path, csv: CsvOptions) -> pl.LazyFrame:
             where=str(path),
             hint="check the file's format and, for CSV, `csv.delimiter` and `csv.encoding`",
         ) from None
-    return frame.select(pl.col(LINE), *(pl.col(n).cast(pl.String) for n in names if n != LINE))
 
 
 class EmptyDataError(Exception):
@@ -212,8 +218,8 @@ def sniff_delimiter(header: str) -> str:
 def _scan_one(
     index: int, path: Path, wanted: dict[str, str], *, time_format: str, timezone: str, csv: CsvOptions
 ) -> pl.LazyFrame:
-    frame = scan_table(path, csv)
-    header = frame.collect_schema().names()
+    frame, schema = _scan_stored(path, csv)
+    header = schema.names()
     missing = [name for name in wanted if name not in header]
     if missing:
         have = ", ".join(c for c in header if c != LINE)
@@ -223,42 +229,30 @@ def _scan_one(
             hint="map the file's column names under `columns:` in the journey YAML",
         )
     time_name = next(n for n, r in wanted.items() if r == RAW_TS)
-    typed = parquet_time_type(path, time_name)
+    stored = schema[time_name]
+    typed = stored if file_kind(path) == "parquet" and isinstance(stored, pl.Datetime) else None
+    text = pl.col(time_name).cast(pl.String)
     if typed is not None:
         # timestamps stored as timestamps (``journeyctl convert``): nothing to parse
-        frame = pl.scan_parquet(path, glob=False).with_row_index(LINE, offset=1)
         moment = pl.col(time_name).cast(pl.Datetime("us", typed.time_zone))
-        utc = _localize(moment, timezone) if typed.time_zone is None else moment.dt.convert_time_zone("UTC")
-        return frame.select(
-            pl.lit(index, dtype=pl.UInt32).alias(SOURCE),
-            pl.col(LINE).cast(pl.UInt64),
-            *(
-                (pl.lit(None, pl.String) if role == RAW_TS else pl.col(name).cast(pl.String)).alias(role)
-                for name, role in wanted.items()
-            ),
-            utc.alias(TS),
-        )
-    if time_format == "auto":
+        ts = _localize(moment, timezone) if typed.time_zone is None else moment.dt.convert_time_zone("UTC")
+    elif time_format == "auto":
         # one format detected on a sample parses fast; rows it misses get the full
         # auto parser afterwards (repair_timestamps), so mixed files still work
-        sample = frame.select(pl.col(time_name)).head(256).collect()
-        detected = detect_time_format(sample.to_series())
-        ts = _detected_format_expr(pl.col(RAW_TS), detected, timezone=timezone)
+        detected = detect_time_format(frame.select(text).head(256).collect().to_series())
+        ts = _detected_format_expr(text, detected, timezone=timezone)
     else:
-        ts = parse_timestamps_expr(pl.col(RAW_TS), time_format=time_format, timezone=timezone)
+        ts = parse_timestamps_expr(text, time_format=time_format, timezone=timezone)
+    raw_ts = pl.lit(None, pl.String) if typed is not None else text  # parsed timestamps have no text to quote
     return frame.select(
         pl.lit(index, dtype=pl.UInt32).alias(SOURCE),
         pl.col(LINE).cast(pl.UInt64),
-        *(pl.col(name).alias(role) for name, role in wanted.items()),
-    ).with_columns(ts.alias(TS))
-
-
-def parquet_time_type(path: Path, column: str) -> pl.Datetime | None:
-    """The timestamp type of ``column`` when ``path`` is a Parquet file storing it as one."""
-    if str(path) == STDIN or file_kind(path) != "parquet":
-        return None
-    dtype = pl.scan_parquet(path, glob=False).collect_schema().get(column)
-    return dtype if isinstance(dtype, pl.Datetime) else None
+        *(
+            (raw_ts if role == RAW_TS else pl.col(name).cast(pl.String)).alias(role)
+            for name, role in wanted.items()
+        ),
+        ts.alias(TS),
+    )
 
 
 def detect_time_format(sample: pl.Series) -> str | None:

@@ -178,16 +178,13 @@ def profile_events(sources: Sequence[str | Path], *, csv: CsvOptions | None = No
         )
         for name in frame.columns
     ]
-    if columns.event not in frame.columns:
-        return EventsProfile(
-            files=[str(f) for f in files], rows=frame.height, columns=roles, events=[], distinct_events=0
-        )
+    has_events = columns.event in frame.columns  # none when no column is left to be the event
     return EventsProfile(
         files=[str(f) for f in files],
         rows=frame.height,
         columns=roles,
-        events=_summaries(_canonical(frame, columns), limit=LISTED_EVENTS),
-        distinct_events=frame[columns.event].drop_nulls().n_unique(),
+        events=_summaries(_canonical(frame, columns), limit=LISTED_EVENTS) if has_events else [],
+        distinct_events=frame[columns.event].drop_nulls().n_unique() if has_events else 0,
     )
 
 

@@ -36,15 +36,18 @@ class BadRowPolicy(Frozen):
         return f"quarantine={self.quarantine}" if self.quarantine else self.action
 
 
-def parse_bad_rows(text: str) -> BadRowPolicy:
-    """``fail``, ``skip`` or ``quarantine=FILE`` → a policy; ``UsageError`` otherwise."""
-    action, _, target = text.partition("=")
+def parse_bad_rows(bad_rows: BadRowPolicy | str) -> BadRowPolicy:
+    """``fail``, ``skip`` or ``quarantine=FILE`` → a policy (a policy is returned as it is);
+    ``UsageError`` otherwise. The one place the text of ``--bad-rows`` is read."""
+    if isinstance(bad_rows, BadRowPolicy):
+        return bad_rows
+    action, _, target = bad_rows.partition("=")
     if action == "quarantine" and target:
         return BadRowPolicy(action="quarantine", quarantine=Path(target))
     if action in ("fail", "skip") and not target:
         return BadRowPolicy(action=action)
     raise UsageError(
-        f"--bad-rows {text!r} is not a policy",
+        f"--bad-rows {bad_rows!r} is not a policy",
         hint="use fail, skip or quarantine=FILE (e.g. quarantine=bad_rows.csv)",
     )
 
