@@ -518,7 +518,12 @@ def events(
     delimiter: DelimiterOption = None,
     encoding: EncodingOption = None,
 ) -> None:
-    """List the distinct events (rows, users, first and last seen) and the columns with their roles.
+    """Profile an export before writing its journey YAML: rows, users, time span, each column's role.
+
+    Lists the columns with the role they are taken for (user, time, event, session,
+    property) and the distinct events (rows, users, first and last seen). A user, time or
+    event column it cannot recognise is named, with the `columns:` key that maps it; the
+    rest is still profiled.
 
     Example: journeyctl events sample_data/store_events.csv
     """

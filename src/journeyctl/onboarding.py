@@ -40,27 +40,41 @@ LISTED_EVENTS = 1000  # `events` lists the most frequent ones; the rest are only
 LISTED_UNPLACED = 100  # `init` names this many events it placed in no stage, then counts the rest
 
 
+# the columns every journey maps, and what each holds
+MAPPED_ROLES = {"user": "user ids", "time": "event times", "event": "event names"}
+
+
 class EventSummary(Frozen):
     event: str
     rows: int
-    users: int
-    first_seen: datetime | None
+    users: int | None  # distinct non-empty user ids; None without a user column
+    first_seen: datetime | None  # None without a time column or a value that parses
     last_seen: datetime | None
 
 
 class ColumnRole(Frozen):
     column: str
     role: str  # user, time, event, session or property
-    distinct: int
+    distinct: int  # distinct non-empty values
+    empty: int  # rows without a value
     example: str | None
 
 
 class EventsProfile(Frozen):
     files: list[str]
     rows: int
+    users: int | None  # distinct non-empty user ids; None without a user column
+    first_seen: datetime | None  # the earliest time that parses; None without a time column
+    last_seen: datetime | None
+    unparsed_times: int  # rows with a time value that does not parse (``time_format: auto``)
     columns: list[ColumnRole]
+    unrecognised: list[str]  # of MAPPED_ROLES, those no column was recognised for, in that order
     events: list[EventSummary]  # most frequent first, at most LISTED_EVENTS
     distinct_events: int  # listed or not
+
+    def empty_role_columns(self) -> list[ColumnRole]:
+        """The user, time or event column when it has no value on any row."""
+        return [c for c in self.columns if c.role in MAPPED_ROLES and c.empty == self.rows]
 
 
 class StageShare(Frozen):
@@ -86,13 +100,22 @@ def _read_all(sources: Sequence[str | Path], csv: CsvOptions) -> tuple[list[Path
             f"cannot read the events: {str(err).strip().splitlines()[0]}", where=str(files[0])
         ) from None
     if frame.is_empty():
-        raise InputError("the files have a header but no event rows", where=str(files[0]))
+        raise InputError(
+            "the file has a header but no event rows"
+            if len(files) == 1
+            else f"the {len(files)} files have a header but no event rows",
+            where=str(files[0]) if len(files) == 1 else None,
+            hint="export the events again, with their rows",
+        )
     return files, frame
 
 
-def infer_columns(frame: pl.DataFrame) -> Columns:
-    """The role of each column, from its name first and then the shape of its values: the time
-    column parses as timestamps, the event column has few distinct names, the user column many."""
+def recognise_roles(frame: pl.DataFrame) -> dict[str, str]:
+    """The column of each role (user, time, event, session) that ``frame`` shows; a role no
+    column fits is left out. A column is recognised by its name first (``_ROLE_NAMES``, in
+    any case), then, among the columns with at least one value and no role yet, by the shape
+    of its first 500 values: the time column parses as timestamps (90% of them), the event
+    column has the fewest distinct values, the user column the most (ties: leftmost)."""
     names = {c.lower(): c for c in frame.columns}
     roles: dict[str, str] = {}
     for role, candidates in _ROLE_NAMES.items():
@@ -100,23 +123,31 @@ def infer_columns(frame: pl.DataFrame) -> Columns:
         if found:
             roles[role] = found
     sample = frame.head(500)
-    free = [c for c in frame.columns if c not in roles.values()]
+    free = [c for c in frame.columns if c not in roles.values() and frame[c].null_count() < frame.height]
     if "time" not in roles:
-        roles["time"] = next((c for c in free if _looks_like_time(sample[c])), "timestamp")
-    free = [c for c in free if c != roles["time"]]
-    distinct = {c: sample[c].n_unique() for c in free}
+        time = next((c for c in free if _looks_like_time(sample[c])), None)
+        if time is not None:
+            roles["time"] = time
+    free = [c for c in free if c != roles.get("time")]
+    distinct = {c: sample[c].drop_nulls().n_unique() for c in free}
     if "event" not in roles and free:
         roles["event"] = min(free, key=lambda c: (distinct[c], free.index(c)))
     free = [c for c in free if c != roles.get("event")]
     if "user" not in roles and free:
         roles["user"] = max(free, key=lambda c: (distinct[c], -free.index(c)))
-    properties = [c for c in frame.columns if c not in roles.values()]
+    return roles
+
+
+def infer_columns(frame: pl.DataFrame, roles: dict[str, str]) -> Columns:
+    """The ``columns:`` mapping of ``roles`` (``recognise_roles``); a role no column fits keeps
+    its default name (``user_id``, ``timestamp``, ``event``), for the user to replace."""
+    defaults = Columns()
     return Columns(
-        user=roles.get("user", "user_id"),
-        time=roles["time"],
-        event=roles.get("event", "event"),
+        user=roles.get("user", defaults.user),
+        time=roles.get("time", defaults.time),
+        event=roles.get("event", defaults.event),
         session=roles.get("session"),
-        properties=properties,
+        properties=[c for c in frame.columns if c not in roles.values()],
     )
 
 
@@ -127,25 +158,35 @@ def _looks_like_time(values: pl.Series) -> bool:
     return bool((parsed.item() or 0) >= 0.9)
 
 
-def _canonical(frame: pl.DataFrame, columns: Columns) -> pl.DataFrame:
-    return frame.select(
-        pl.col(columns.user).alias(USER),
-        pl.col(columns.event).alias(EVENT),
-        parse_timestamps_expr(pl.col(columns.time), time_format="auto", timezone="UTC").alias(TS),
-    )
+def _canonical(frame: pl.DataFrame, roles: dict[str, str]) -> pl.DataFrame:
+    """The user, event and time columns among ``roles`` under their canonical names, the time
+    parsed (``auto``, UTC); a role without a column is left out."""
+    parts = {
+        USER: pl.col(roles["user"]) if "user" in roles else None,
+        EVENT: pl.col(roles["event"]) if "event" in roles else None,
+        TS: parse_timestamps_expr(pl.col(roles["time"]), time_format="auto", timezone="UTC")
+        if "time" in roles
+        else None,
+    }
+    return frame.select(expr.alias(name) for name, expr in parts.items() if expr is not None)
 
 
 def _summaries(events: pl.DataFrame, *, limit: int | None = None, min_rows: float = 0) -> list[EventSummary]:
     """One summary per distinct event name, most rows first (ties by name): the first
-    ``limit`` of those with at least ``min_rows`` rows (an export can hold millions of names)."""
+    ``limit`` of those with at least ``min_rows`` rows (an export can hold millions of names).
+    Users and times are None when ``events`` has no user or time column."""
+
+    def when(column: str, value: pl.Expr) -> pl.Expr:
+        return value if column in events.columns else pl.lit(None)
+
     table = (
         events.filter(pl.col(EVENT).is_not_null())
         .group_by(EVENT)
         .agg(
             pl.len().alias("rows"),
-            pl.col(USER).n_unique().alias("users"),
-            pl.col(TS).min().alias("first_seen"),
-            pl.col(TS).max().alias("last_seen"),
+            when(USER, pl.col(USER).drop_nulls().n_unique()).alias("users"),
+            when(TS, pl.col(TS).min()).alias("first_seen"),
+            when(TS, pl.col(TS).max()).alias("last_seen"),
         )
         .filter(pl.col("rows") >= min_rows)
         .sort(["rows", EVENT], descending=[True, False])
@@ -161,30 +202,35 @@ def _names_by_rows(events: pl.Series) -> list[str]:
 
 
 def profile_events(sources: Sequence[str | Path], *, csv: CsvOptions | None = None) -> EventsProfile:
-    """The distinct events (rows, users, first and last seen) and each column's inferred role."""
+    """Rows, users and time span, each column's recognised role, and the distinct events (rows,
+    users, first and last seen). A user, time or event column that is not recognised is named
+    in ``unrecognised`` and what needs it is left undefined (None), the rest still profiled."""
     files, frame = _read_all(sources, csv or CsvOptions())
-    columns = infer_columns(frame)
-    role_of = {columns.user: "user", columns.time: "time", columns.event: "event"}
-    if columns.session:
-        role_of[columns.session] = "session"
-    roles = [
-        ColumnRole(
-            column=name,
-            role=role_of.get(name, "property"),
-            distinct=frame[name].n_unique(),
-            example=frame[name].drop_nulls().head(1).to_list()[0]
-            if frame[name].null_count() < frame.height
-            else None,
-        )
-        for name in frame.columns
-    ]
-    has_events = columns.event in frame.columns  # none when no column is left to be the event
+    roles = recognise_roles(frame)
+    role_of = {column: role for role, column in roles.items()}
+    events = _canonical(frame, roles)
+    users = events.get_column(USER) if USER in events else None
+    times = events.get_column(TS) if TS in events else None
     return EventsProfile(
         files=[str(f) for f in files],
         rows=frame.height,
-        columns=roles,
-        events=_summaries(_canonical(frame, columns), limit=LISTED_EVENTS) if has_events else [],
-        distinct_events=frame[columns.event].drop_nulls().n_unique() if has_events else 0,
+        users=None if users is None else users.drop_nulls().n_unique(),
+        first_seen=None if times is None else times.min(),
+        last_seen=None if times is None else times.max(),
+        unparsed_times=0 if times is None else (times.is_null() & frame[roles["time"]].is_not_null()).sum(),
+        columns=[
+            ColumnRole(
+                column=name,
+                role=role_of.get(name, "property"),
+                distinct=frame[name].drop_nulls().n_unique(),
+                empty=frame[name].null_count(),
+                example=next(iter(frame[name].drop_nulls().head(1)), None),
+            )
+            for name in frame.columns
+        ],
+        unrecognised=[role for role in MAPPED_ROLES if role not in roles],
+        events=_summaries(events, limit=LISTED_EVENTS) if EVENT in events else [],
+        distinct_events=events[EVENT].drop_nulls().n_unique() if EVENT in events else 0,
     )
 
 
@@ -206,7 +252,8 @@ def starter_config(sources: Sequence[str | Path], *, csv: CsvOptions | None = No
     comments quote names as JSON strings, so no event or column name can inject YAML."""
     options = csv or CsvOptions()
     files, frame = _read_all(sources, options)
-    columns = infer_columns(frame)
+    roles = recognise_roles(frame)
+    columns = infer_columns(frame, roles)
     names = _names_by_rows(frame[columns.event]) if columns.event in frame.columns else []
     grouped: dict[int, list[str]] = {}
     unknown: list[str] = []
@@ -247,10 +294,17 @@ def starter_config(sources: Sequence[str | Path], *, csv: CsvOptions | None = No
         "checkout": sorted(grouped.get(3, [])),
         "purchase": sorted(purchase),
     }
+    header = ", ".join(json.dumps(c, ensure_ascii=True) for c in frame.columns)
     parts = [
         "# Starter journey inferred by `journeyctl init` from: "
         + ", ".join(json.dumps(str(f)) for f in files[:5]),
         "# Check the column roles and the stages, then run `journeyctl validate`.",
+        *(
+            f"# No {role} column recognised among {header}:"
+            f" set `columns.{role}` to the column that holds {holds}."
+            for role, holds in MAPPED_ROLES.items()
+            if role not in roles
+        ),
         _dump(head),
         "# A user enters at the first stage and has this long to reach the last one.",
         _dump({"funnel": {"window": "30d", "order": "ordered", "count": "users"}}),

@@ -10,7 +10,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from journeyctl.onboarding import EventsProfile, Validation
+from journeyctl.onboarding import MAPPED_ROLES, EventsProfile, Validation
 from journeyctl.render.text import percent, plural, safe, text_console
 
 
@@ -18,36 +18,79 @@ def _when(moment: datetime | None) -> str:
     return "–" if moment is None else f"{moment:%Y-%m-%d %H:%M}"
 
 
+def _map_hint(role: str) -> Text:
+    return Text(
+        f"  Map the column that holds {MAPPED_ROLES[role]} with `columns.{role}` in the journey YAML."
+    )
+
+
+def _rows(part: int, rows: int) -> str:
+    return "every row" if part == rows else f"{part:,} of {plural(rows, 'row')}"
+
+
+def _overview(profile: EventsProfile) -> Text:
+    parts = [f"{plural(profile.rows, 'row')} in {plural(len(profile.files), 'file')}"]
+    if profile.users is not None:
+        parts.append(plural(profile.users, "user"))
+    if profile.first_seen is not None:
+        parts.append(f"from {_when(profile.first_seen)} to {_when(profile.last_seen)} UTC")
+    return Text(", ".join(parts), style="bold")
+
+
 def render_events(profile: EventsProfile, *, width: int = 120) -> str:
     columns = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for header, justify in (("Column", "left"), ("Role", "left"), ("Distinct", "right"), ("Example", "left")):
+    for header, justify in (
+        ("Column", "left"),
+        ("Role", "left"),
+        ("Distinct", "right"),
+        ("Empty", "right"),
+        ("Example", "left"),
+    ):
         columns.add_column(header, justify=justify, no_wrap=True, max_width=40)  # type: ignore[arg-type]
     for col in profile.columns:
-        columns.add_row(Text(safe(col.column)), col.role, f"{col.distinct:,}", Text(safe(col.example or "")))
-    events = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for header in ("Event", "Rows", "Users", "First seen", "Last seen"):
-        events.add_column(header, justify="left" if header == "Event" else "right", no_wrap=True)
-    for event in profile.events:
-        events.add_row(
-            Text(safe(event.event)),
-            f"{event.rows:,}",
-            f"{event.users:,}",
-            _when(event.first_seen),
-            _when(event.last_seen),
+        columns.add_row(
+            Text(safe(col.column)),
+            col.role,
+            f"{col.distinct:,}",
+            f"{col.empty:,}",
+            Text(safe(col.example or "")),
         )
-    title = Text(f"{plural(profile.rows, 'row')} in {plural(len(profile.files), 'file')}", style="bold")
-    more = profile.distinct_events - len(profile.events)
-    unlisted = [Text(f"… and {plural(more, 'less frequent event')}, not listed")] if more else []
+    has = "the file has" if len(profile.files) == 1 else "the files have"
+    names = ", ".join(safe(c.column) for c in profile.columns)
+    notes: list[Text] = []
+    if profile.unrecognised:
+        notes.append(Text(f"No {' or '.join(profile.unrecognised)} column recognised; {has}: {names}"))
+        notes += [_map_hint(role) for role in profile.unrecognised]
+    for col in profile.empty_role_columns():
+        notes += [
+            Text(f"The {col.role} column {safe(col.column)} is empty on {_rows(col.empty, profile.rows)}")
+        ]
+        notes.append(_map_hint(col.role))
+    if profile.unparsed_times:
+        time = next(safe(c.column) for c in profile.columns if c.role == "time")
+        notes += [
+            Text(f"The time column {time} does not parse on {_rows(profile.unparsed_times, profile.rows)}"),
+            Text("  Set `time_format` in the journey YAML to their strftime layout, e.g. '%d/%m/%Y %H:%M'."),
+        ]
+    listing: list[Text | Table] = []
+    if "event" not in profile.unrecognised:
+        events = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for header in ("Event", "Rows", "Users", "First seen", "Last seen"):
+            events.add_column(header, justify="left" if header == "Event" else "right", no_wrap=True)
+        for event in profile.events:
+            events.add_row(
+                Text(safe(event.event)),
+                f"{event.rows:,}",
+                "–" if event.users is None else f"{event.users:,}",
+                _when(event.first_seen),
+                _when(event.last_seen),
+            )
+        more = profile.distinct_events - len(profile.events)
+        listing = [Text(f"Events ({profile.distinct_events:,})", style="bold"), events]
+        listing += [Text(f"… and {plural(more, 'less frequent event')}, not listed")] if more else []
     out = io.StringIO()
     text_console(out, width=width, color=False).print(
-        Group(
-            title,
-            Text("Columns", style="bold"),
-            columns,
-            Text(f"Events ({profile.distinct_events:,})", style="bold"),
-            events,
-            *unlisted,
-        )
+        Group(_overview(profile), Text("Columns", style="bold"), columns, *notes, *listing)
     )
     return out.getvalue()
 

@@ -1,0 +1,236 @@
+"""`journeyctl events` on files that do not look like a journey yet: what it still profiles, and
+the one clear line that says what it could not recognise and which `columns:` key maps it (#5)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+from typer.testing import CliRunner
+
+from journeyctl.cli import app
+from journeyctl.onboarding import profile_events
+
+HOSTILE = Path(__file__).parent / "data" / "hostile"
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def export(tmp_path: Path, text: str, name: str = "export.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_file_without_a_user_column_is_profiled_and_says_how_to_map_one(tmp_path: Path) -> None:
+    # once an internal error (exit 3, no column "user_id"); open on rows 1 and 3, buy on row 2,
+    # the span runs from row 1 (Jan 1 10:00) to row 2 (Jan 2 10:00), and nobody can be counted
+    path = export(
+        tmp_path,
+        "timestamp,event\n2026-01-01T10:00:00Z,open\n2026-01-02T10:00:00Z,buy\n2026-01-01T11:00:00Z,open\n",
+    )
+    code, out, err = run("events", str(path))
+    assert (code, err) == (0, "")
+    assert out == (
+        "3 rows in 1 file, from 2026-01-01 10:00 to 2026-01-02 10:00 UTC\n"
+        "Columns\n"
+        "Column      Role    Distinct   Empty   Example             \n"
+        "───────────────────────────────────────────────────────────\n"
+        "timestamp   time           3       0   2026-01-01T10:00:00Z\n"
+        "event       event          2       0   open                \n"
+        "No user column recognised; the file has: timestamp, event\n"
+        "  Map the column that holds user ids with `columns.user` in the journey YAML.\n"
+        "Events (2)\n"
+        "Event   Rows   Users         First seen          Last seen\n"
+        "──────────────────────────────────────────────────────────\n"
+        "open       2       –   2026-01-01 10:00   2026-01-01 11:00\n"
+        "buy        1       –   2026-01-02 10:00   2026-01-02 10:00\n"
+    )
+    profile = profile_events([path])
+    assert (profile.users, profile.unrecognised) == (None, ["user"])
+    assert [(e.event, e.rows, e.users) for e in profile.events] == [("open", 2, None), ("buy", 1, None)]
+
+
+def test_a_file_without_a_time_column_lists_users_and_no_times(tmp_path: Path) -> None:
+    # u1 and u2 did one event each; nothing parses as a time, so no span and no first/last seen
+    path = export(tmp_path, "user_id,event\nu1,open\nu2,buy\n")
+    code, out, err = run("events", str(path))
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "2 rows in 1 file, 2 users"
+    assert lines[6:8] == [
+        "No time column recognised; the file has: user_id, event",
+        "  Map the column that holds event times with `columns.time` in the journey YAML.",
+    ]
+    assert lines[-2:] == [
+        "buy        1       1            –           –",
+        "open       1       1            –           –",
+    ]
+
+
+def test_a_file_without_an_event_column_profiles_users_and_time_span(tmp_path: Path) -> None:
+    # both columns are named for their roles, so nothing is left to be the event
+    path = export(tmp_path, "user_id,timestamp\nu1,2026-01-01T10:00:00Z\nu2,2026-01-02T10:00:00Z\n")
+    code, out, err = run("events", str(path))
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "2 rows in 1 file, 2 users, from 2026-01-01 10:00 to 2026-01-02 10:00 UTC"
+    assert lines[-2:] == [  # and no events table: there is no event to list
+        "No event column recognised; the file has: user_id, timestamp",
+        "  Map the column that holds event names with `columns.event` in the journey YAML.",
+    ]
+    profile = profile_events([path])
+    assert (profile.events, profile.distinct_events, profile.unrecognised) == ([], 0, ["event"])
+
+
+def test_a_file_with_one_column_takes_it_as_the_event_and_names_both_missing_roles(tmp_path: Path) -> None:
+    # "foo" is no role's name and does not parse as time; the fewest distinct values make the event
+    path = export(tmp_path, "foo\na\nb\na\n")
+    code, out, err = run("events", str(path))
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "3 rows in 1 file"
+    assert lines[4] == "foo      event          2       0   a      "
+    assert lines[5:8] == [
+        "No user or time column recognised; the file has: foo",
+        "  Map the column that holds user ids with `columns.user` in the journey YAML.",
+        "  Map the column that holds event times with `columns.time` in the journey YAML.",
+    ]
+    assert lines[-2:] == [
+        "a          2       –            –           –",
+        "b          1       –            –           –",
+    ]
+
+
+def test_an_entirely_empty_user_column_counts_no_users_and_says_so(tmp_path: Path) -> None:
+    # user_id is named for the role but holds nothing: 0 users, not 1 user "empty"
+    path = export(
+        tmp_path, "user_id,timestamp,event\n,2026-01-01T10:00:00Z,open\n,2026-01-02T10:00:00Z,buy\n"
+    )
+    code, out, err = run("events", str(path))
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "2 rows in 1 file, 0 users, from 2026-01-01 10:00 to 2026-01-02 10:00 UTC"
+    assert lines[4] == "user_id     user           0       2                       "
+    assert lines[7:9] == [
+        "The user column user_id is empty on every row",
+        "  Map the column that holds user ids with `columns.user` in the journey YAML.",
+    ]
+    assert [(e.event, e.users) for e in profile_events([path]).events] == [("buy", 0), ("open", 0)]
+
+
+def test_an_empty_column_is_never_guessed_for_a_role(tmp_path: Path) -> None:
+    # "notes" has no value: with one distinct value (the empty one) counted, it was taken as the
+    # event; now "what" (2 distinct) is the event and "who" (3) the user
+    path = export(
+        tmp_path,
+        "who,when,what,notes\na,1767261600,open,\nb,1767261601,open,\nc,1767261602,buy,\n",
+    )
+    roles = [(c.column, c.role) for c in profile_events([path]).columns]
+    assert roles == [("who", "user"), ("when", "time"), ("what", "event"), ("notes", "property")]
+
+
+def test_time_values_that_do_not_parse_are_counted_with_the_time_format_hint(tmp_path: Path) -> None:
+    # rows 1 and 3 are day/month text that `auto` does not read; only row 2 gives a time
+    path = export(
+        tmp_path,
+        "user_id,date,event\nu1,01/02/2026 10:00,open\n"
+        "u2,2026-01-03T10:00:00Z,buy\nu1,13/02/2026 10:00,buy\n",
+    )
+    code, out, err = run("events", str(path))
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "3 rows in 1 file, 2 users, from 2026-01-03 10:00 to 2026-01-03 10:00 UTC"
+    assert lines[7:9] == [
+        "The time column date does not parse on 2 of 3 rows",
+        "  Set `time_format` in the journey YAML to their strftime layout, e.g. '%d/%m/%Y %H:%M'.",
+    ]
+    assert lines[-2:] == [
+        "buy        2       2   2026-01-03 10:00   2026-01-03 10:00",
+        "open       1       1                  –                  –",
+    ]
+
+
+def test_a_parquet_file_with_typed_columns_is_profiled_like_text(tmp_path: Path) -> None:
+    # integer ids, naive datetimes (read as UTC) and a float with one null, as Parquet stores them
+    path = tmp_path / "events.parquet"
+    pl.DataFrame(
+        {
+            "user_id": [1, 2, 2],
+            "timestamp": [datetime(2026, 1, 1, 10), datetime(2026, 1, 2), datetime(2026, 1, 3)],
+            "event": ["open", "buy", "open"],
+            "amount": [1.5, None, 3.0],
+        }
+    ).write_parquet(path)
+    code, out, err = run("events", str(path))
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "3 rows in 1 file, 2 users, from 2026-01-01 10:00 to 2026-01-03 00:00 UTC"
+    assert lines[4:8] == [
+        "user_id     user              2       0   1                         ",
+        "timestamp   time              3       0   2026-01-01 10:00:00.000000",
+        "event       event             2       0   open                      ",
+        "amount      property          2       1   1.5                       ",
+    ]
+    profile = profile_events([path])
+    assert (profile.first_seen, profile.last_seen) == (
+        datetime(2026, 1, 1, 10, tzinfo=UTC),
+        datetime(2026, 1, 3, tzinfo=UTC),
+    )
+    assert [(e.event, e.rows, e.users) for e in profile.events] == [("open", 2, 2), ("buy", 1, 1)]
+
+
+def test_an_empty_file_is_refused_with_one_message() -> None:
+    code, out, err = run("events", str(HOSTILE / "empty.csv"))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: {HOSTILE / 'empty.csv'}: the file is empty\n"
+        "  hint: export the events again, with a header row\n"
+    )
+
+
+def test_a_header_only_file_is_refused_with_one_message() -> None:
+    code, out, err = run("events", str(HOSTILE / "header_only.csv"))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: {HOSTILE / 'header_only.csv'}: the file has a header but no event rows\n"
+        "  hint: export the events again, with their rows\n"
+    )
+
+
+def test_several_header_only_files_are_refused_together(tmp_path: Path) -> None:
+    export(tmp_path, "timestamp,event\n", "a.csv")
+    export(tmp_path, "timestamp,event\n", "b.csv")
+    code, out, err = run("events", str(tmp_path / "*.csv"))
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: the 2 files have a header but no event rows\n"
+        "  hint: export the events again, with their rows\n"
+    )
+
+
+def test_a_glob_matching_nothing_is_refused_with_one_message(tmp_path: Path) -> None:
+    pattern = str(tmp_path / "exports" / "*.csv")
+    code, out, err = run("events", pattern)
+    assert (code, out) == (2, "")
+    assert (
+        err == f"error: {pattern}: no file matches this pattern\n  hint: check the path and quote the glob\n"
+    )
+
+
+def test_init_comments_on_the_roles_it_could_not_recognise(tmp_path: Path) -> None:
+    # the starter YAML keeps the default name for the missing role, and says to replace it
+    code, out, _ = run("init", str(export(tmp_path, "foo\na\nb\n")))
+    assert code == 0
+    assert out.splitlines()[2:7] == [
+        '# No user column recognised among "foo": set `columns.user` to the column that holds user ids.',
+        '# No time column recognised among "foo": set `columns.time` to the column that holds event times.',
+        "name: Export",
+        "columns:",
+        "  user: user_id",
+    ]
