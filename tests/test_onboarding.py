@@ -185,6 +185,26 @@ def test_a_parquet_file_with_typed_columns_is_profiled_like_text(tmp_path: Path)
     assert [(e.event, e.rows, e.users) for e in profile.events] == [("open", 2, 2), ("buy", 1, 1)]
 
 
+def test_list_and_struct_columns_are_profiled_as_json(tmp_path: Path) -> None:
+    # once "cannot read the events: cannot cast List type" (exit 2) for a column no role needs
+    path = tmp_path / "events.parquet"
+    pl.DataFrame(
+        {
+            "user_id": ["u1", "u2"],
+            "timestamp": ["2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z"],
+            "event": ["open", "buy"],
+            "tags": [["a", "b"], None],
+            "device": [None, {"category": "mobile", "beta": True}],
+        }
+    ).write_parquet(path)
+    code, out, err = run("events", str(path))
+    assert (code, err) == (0, "")
+    assert [line.rstrip() for line in out.splitlines()[7:9]] == [
+        'tags        property          1       1   ["a","b"]',
+        'device      property          1       1   {"category":"mobile","beta":true}',
+    ]
+
+
 def test_an_empty_file_is_refused_with_one_message() -> None:
     code, out, err = run("events", str(HOSTILE / "empty.csv"))
     assert (code, out) == (2, "")

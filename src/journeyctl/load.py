@@ -136,10 +136,20 @@ def load_journey_events(files: Sequence[Path], journey: JourneyConfig) -> pl.Laz
 
 
 def scan_table(path: Path, csv: CsvOptions) -> pl.LazyFrame:
-    """Every column of one event file as text, plus ``_line`` (the row's line for CSV, the
-    record number otherwise); ``InputError`` for an empty or unreadable file."""
+    """Every column of one event file as text (a list or struct value of Parquet or NDJSON as
+    JSON), plus ``_line`` (the row's line for CSV, the record number otherwise);
+    ``InputError`` for an empty or unreadable file."""
     frame, schema = _scan_stored(path, csv)
-    return frame.select(pl.col(LINE), *(pl.col(n).cast(pl.String) for n in schema.names() if n != LINE))
+    return frame.select(pl.col(LINE), *(_text_expr(n, t) for n, t in schema.items() if n != LINE))
+
+
+def _text_expr(name: str, dtype: pl.DataType) -> pl.Expr:
+    column = pl.col(name)
+    if not dtype.is_nested():
+        return column.cast(pl.String)
+    # nested values do not cast to text; the JSON encoder takes structs only, so wrap one in one
+    json = pl.struct(column.alias("v")).struct.json_encode().str.strip_prefix('{"v":').str.strip_suffix("}")
+    return pl.when(column.is_not_null()).then(json).alias(name)
 
 
 def _scan_stored(path: Path, csv: CsvOptions) -> tuple[pl.LazyFrame, pl.Schema]:
