@@ -1,14 +1,15 @@
-"""Bounded memory: the events are split by a hash of the user into buckets, analysed one
-bucket at a time, and the per-user facts of the buckets combined (``facts.concat_facts``).
+"""Bounded memory: the events are split by a hash of the user into buckets, the buckets
+analysed two at a time, and the per-user facts of the buckets combined
+(``facts.concat_facts``).
 
 The per-user kernel sees all events of a set of users and nothing else, so the facts of
-the buckets are exactly the facts of all users. One pass over the files writes the canonical
-events to temporary Parquet files, one directory per bucket; each bucket is then read,
-checked (bad rows, duplicates — a duplicate shares its user, so it lands in the same
-bucket) and analysed, two buckets at a time. The working memory is that of two buckets
-(or of two batches while splitting); what stays in memory
-across buckets is what the exact metrics need: about 100 bytes per user (the funnel path,
-for exact medians) and 9 per session (``kept_facts``).
+the buckets are exactly the facts of all users. One pass over the files writes the
+canonical events to temporary Parquet files, one directory per bucket
+(``split_into_buckets``); each bucket is then read, checked (bad rows, duplicates — a
+duplicate shares its user, so it lands in the same bucket) and analysed (``Split.facts``).
+The working memory is that of two buckets (of a few batches while splitting); what stays
+in memory across buckets is what the exact metrics need: about 100 bytes per user (the
+funnel path, for exact medians) and 9 per session (``kept_facts``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from journeyctl.result import DataQuality
 BUCKET = "_bucket"
 # peak resident bytes per event of the in-memory analysis: 250–360 above the interpreter's
 # own ~300 MB on the bench/ exports (10M and 1M events); 600 leaves room for wider exports
-# (100M at 3 GiB: 84 buckets, peak 2,551 MiB; at 400 bytes, 56 buckets, 2,455 MiB and 1% faster)
+# (100M at 3 GiB: 167 buckets, two at a time, peak 2,360 MiB)
 BYTES_PER_EVENT = 600
 BASE_BYTES = 400 * 2**20
 # the per-user and per-session facts kept across buckets (funnel paths for exact medians,
