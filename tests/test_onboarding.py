@@ -254,3 +254,21 @@ def test_init_comments_on_the_roles_it_could_not_recognise(tmp_path: Path) -> No
         "columns:",
         "  user: user_id",
     ]
+
+
+def test_init_leaves_out_a_column_named_like_journeyctls_own(tmp_path: Path) -> None:
+    # "timestamp" is the time, so "ts" stays free: as a property the YAML would be refused (it was
+    # an internal error, exit 3); "session" is a property, "session_id" the session
+    path = export(
+        tmp_path, "user_id,timestamp,ts,event,session_id,session\nu1,2026-01-01T10:00:00Z,x,a,s1,s\n"
+    )
+    code, out, _ = run("init", str(path))
+    assert code == 0
+    assert out.splitlines()[2] == (
+        '# Not kept as a property: "ts" is a name journeyctl gives its own columns'
+        " (rename it in the file to keep it)."
+    )
+    assert "  properties: [session]" in out.splitlines()
+    config = tmp_path / "journey.yaml"
+    config.write_text(out)
+    assert run("validate", "-c", str(config), str(path))[0] == 0

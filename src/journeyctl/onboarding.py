@@ -13,7 +13,7 @@ import polars as pl
 import yaml
 
 from journeyctl.columns import EVENT, LINE, TS, USER
-from journeyctl.config.models import Columns, CsvOptions, JourneyConfig
+from journeyctl.config.models import RESERVED_COLUMNS, Columns, CsvOptions, JourneyConfig
 from journeyctl.errors import InputError
 from journeyctl.load import expand_sources, parse_timestamps_expr, scan_table
 from journeyctl.result import Frozen
@@ -140,14 +140,16 @@ def recognise_roles(frame: pl.DataFrame) -> dict[str, str]:
 
 def infer_columns(frame: pl.DataFrame, roles: dict[str, str]) -> Columns:
     """The ``columns:`` mapping of ``roles`` (``recognise_roles``); a role no column fits keeps
-    its default name (``user_id``, ``timestamp``, ``event``), for the user to replace."""
+    its default name (``user_id``, ``timestamp``, ``event``), for the user to replace. Every
+    other column is a property, except those named like journeyctl's own columns (a config
+    cannot keep them: ``RESERVED_COLUMNS``)."""
     defaults = Columns()
     return Columns(
         user=roles.get("user", defaults.user),
         time=roles.get("time", defaults.time),
         event=roles.get("event", defaults.event),
         session=roles.get("session"),
-        properties=[c for c in frame.columns if c not in roles.values()],
+        properties=[c for c in frame.columns if c not in roles.values() and c not in RESERVED_COLUMNS],
     )
 
 
@@ -304,6 +306,12 @@ def starter_config(sources: Sequence[str | Path], *, csv: CsvOptions | None = No
             f" set `columns.{role}` to the column that holds {holds}."
             for role, holds in MAPPED_ROLES.items()
             if role not in roles
+        ),
+        *(
+            f"# Not kept as a property: {json.dumps(c, ensure_ascii=True)} is a name journeyctl gives"
+            " its own columns (rename it in the file to keep it)."
+            for c in frame.columns
+            if c in RESERVED_COLUMNS and c not in roles.values()
         ),
         _dump(head),
         "# A user enters at the first stage and has this long to reach the last one.",
