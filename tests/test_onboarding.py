@@ -96,7 +96,8 @@ def test_a_file_with_one_column_takes_it_as_the_event_and_names_both_missing_rol
     lines = out.splitlines()
     assert lines[0] == "3 rows in 1 file"
     assert lines[4] == "foo      event          2       0   a      "
-    assert lines[5:8] == [
+    assert lines[5:9] == [
+        "Only one column: if its lines hold more fields, give their delimiter with --delimiter.",
         "No user or time column recognised; the file has: foo",
         "  Map the column that holds user ids with `columns.user` in the journey YAML.",
         "  Map the column that holds event times with `columns.time` in the journey YAML.",
@@ -104,6 +105,19 @@ def test_a_file_with_one_column_takes_it_as_the_event_and_names_both_missing_rol
     assert lines[-2:] == [
         "a          2       –            –           –",
         "b          1       –            –           –",
+    ]
+
+
+def test_columns_without_values_take_no_role(tmp_path: Path) -> None:
+    # neither name says a role and neither has a value to recognise one by
+    code, out, err = run("events", str(export(tmp_path, "foo,bar\n,\n,\n")))
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == "2 rows in 1 file"
+    assert out.splitlines()[6:] == [
+        "No user, time or event column recognised; the file has: foo, bar",
+        "  Map the column that holds user ids with `columns.user` in the journey YAML.",
+        "  Map the column that holds event times with `columns.time` in the journey YAML.",
+        "  Map the column that holds event names with `columns.event` in the journey YAML.",
     ]
 
 
@@ -229,9 +243,23 @@ def test_several_header_only_files_are_refused_together(tmp_path: Path) -> None:
     code, out, err = run("events", str(tmp_path / "*.csv"))
     assert (code, out) == (2, "")
     assert err == (
-        "error: the 2 files have a header but no event rows\n"
+        f"error: {tmp_path / 'a.csv'}, {tmp_path / 'b.csv'}: the 2 files have a header but no event rows\n"
         "  hint: export the events again, with their rows\n"
     )
+
+
+def test_text_that_is_not_utf8_is_refused_with_the_encoding_hint(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("user_id,timestamp,event\nu1,2026-01-01T10:00:00Z,café\n".encode("latin-1"))
+    code, out, err = run("events", str(path))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: {path}: cannot read the events: invalid utf-8 sequence\n"
+        "  hint: check the quoting and the delimiter (--delimiter); "
+        "for text that is not UTF-8 pass --encoding (e.g. latin-1)\n"
+    )
+    code, out, _ = run("events", str(path), "--encoding", "latin-1")
+    assert code == 0 and "café" in out
 
 
 def test_a_glob_matching_nothing_is_refused_with_one_message(tmp_path: Path) -> None:
@@ -272,3 +300,11 @@ def test_init_leaves_out_a_column_named_like_journeyctls_own(tmp_path: Path) -> 
     config = tmp_path / "journey.yaml"
     config.write_text(out)
     assert run("validate", "-c", str(config), str(path))[0] == 0
+
+
+def test_an_early_year_keeps_four_digits(tmp_path: Path) -> None:
+    # a default date such as 0001-01-01 is what a profile should make easy to spot
+    path = export(tmp_path, "user_id,timestamp,event\nu1,0001-01-01T00:00:00Z,a\nu2,2026-01-01T10:00:00Z,b\n")
+    code, out, _ = run("events", str(path))
+    assert code == 0
+    assert out.splitlines()[0] == "2 rows in 1 file, 2 users, from 0001-01-01 00:00 to 2026-01-01 10:00 UTC"

@@ -91,20 +91,26 @@ class Validation(Frozen):
 
 
 def _read_all(sources: Sequence[str | Path], csv: CsvOptions) -> tuple[list[Path], pl.DataFrame]:
+    """Every row of every file, all columns as text; ``InputError`` when they cannot be read
+    or hold no row (a profile needs rows to recognise the columns by their values)."""
     files = expand_sources(sources)
     frames = [scan_table(path, csv).drop(LINE) for path in files]
+    where = ", ".join(str(f) for f in files[:3]) + (" …" if len(files) > 3 else "")
     try:
         frame = pl.concat(frames, how="diagonal_relaxed").collect()
     except pl.exceptions.PolarsError as err:
         raise InputError(
-            f"cannot read the events: {str(err).strip().splitlines()[0]}", where=str(files[0])
+            f"cannot read the events: {str(err).strip().splitlines()[0]}",
+            where=where,
+            hint="check the quoting and the delimiter (--delimiter); "
+            "for text that is not UTF-8 pass --encoding (e.g. latin-1)",
         ) from None
     if frame.is_empty():
         raise InputError(
             "the file has a header but no event rows"
             if len(files) == 1
             else f"the {len(files)} files have a header but no event rows",
-            where=str(files[0]) if len(files) == 1 else None,
+            where=where,
             hint="export the events again, with their rows",
         )
     return files, frame

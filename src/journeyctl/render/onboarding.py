@@ -15,7 +15,7 @@ from journeyctl.render.text import percent, plural, safe, text_console
 
 
 def _when(moment: datetime | None) -> str:
-    return "–" if moment is None else f"{moment:%Y-%m-%d %H:%M}"
+    return "–" if moment is None else moment.isoformat(sep=" ", timespec="minutes")[:16]
 
 
 def _map_hint(role: str) -> Text:
@@ -58,8 +58,14 @@ def render_events(profile: EventsProfile, *, width: int = 120) -> str:
     has = "the file has" if len(profile.files) == 1 else "the files have"
     names = ", ".join(safe(c.column) for c in profile.columns)
     notes: list[Text] = []
+    if len(profile.columns) == 1:
+        notes.append(
+            Text("Only one column: if its lines hold more fields, give their delimiter with --delimiter.")
+        )
     if profile.unrecognised:
-        notes.append(Text(f"No {' or '.join(profile.unrecognised)} column recognised; {has}: {names}"))
+        *rest, last = profile.unrecognised
+        roles = f"{', '.join(rest)} or {last}" if rest else last
+        notes.append(Text(f"No {roles} column recognised; {has}: {names}"))
         notes += [_map_hint(role) for role in profile.unrecognised]
     for col in profile.empty_role_columns():
         notes += [
