@@ -400,3 +400,22 @@ def users_per_stage_entering_in(
         paths = [p for p in all_paths(user_rows, journey) if inside(user_rows[p[0]]["ts"])]
         levels.append(max((len(p) for p in paths), default=0))
     return [sum(level >= k for level in levels) for k in range(1, len(journey.stages) + 1)]
+
+
+def event_profile(rows: Sequence[Row]) -> dict[str, tuple[int, int | None, datetime | None, datetime | None]]:
+    """``journeyctl events``: per event name (an empty one is no event), its rows, distinct
+    non-empty users (None when the rows have no user column at all) and its first and last
+    time (None when none is known). A row is a dict holding only the file's columns; ``ts``
+    is a datetime, or None when it is empty or does not parse."""
+    profile: dict[str, tuple[int, int | None, datetime | None, datetime | None]] = {}
+    for name in {row["event"] for row in rows if row.get("event") is not None}:
+        mine = [row for row in rows if row.get("event") == name]
+        users = {row["user_id"] for row in mine if row.get("user_id") is not None}
+        times = [row["ts"] for row in mine if row.get("ts") is not None]
+        profile[name] = (
+            len(mine),
+            len(users) if "user_id" in mine[0] else None,
+            min(times) if times else None,
+            max(times) if times else None,
+        )
+    return profile

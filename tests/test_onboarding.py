@@ -3,14 +3,19 @@ the one clear line that says what it could not recognise and which `columns:` ke
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from journeyctl.cli import app
 from journeyctl.onboarding import profile_events
+from tests import reference
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"
 runner = CliRunner()
@@ -308,3 +313,54 @@ def test_an_early_year_keeps_four_digits(tmp_path: Path) -> None:
     code, out, _ = run("events", str(path))
     assert code == 0
     assert out.splitlines()[0] == "2 rows in 1 file, 2 users, from 0001-01-01 00:00 to 2026-01-01 10:00 UTC"
+
+
+_START = datetime(2026, 1, 1, 10, tzinfo=UTC)
+# a time cell: one of four instants (ties are common), empty, or text that does not parse
+_TIMES = st.one_of(
+    st.integers(0, 3).map(lambda h: _START + timedelta(hours=h)), st.sampled_from([None, "soon"])
+)
+
+
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {
+                "user_id": st.sampled_from(["u1", "u2", "u3", None]),
+                "timestamp": _TIMES,
+                "event": st.sampled_from(["a", "b", None]),
+            }
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    dropped=st.sampled_from([(), ("user_id",), ("timestamp",), ("user_id", "timestamp")]),
+)
+def test_the_event_listing_agrees_with_the_definition(
+    rows: list[dict[str, Any]], dropped: tuple[str, ...]
+) -> None:
+    header = [c for c in ("user_id", "timestamp", "event") if c not in dropped]
+
+    def cell(value: datetime | str | None) -> str:
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime) else (value or "")
+
+    text = ",".join(header) + "\n" + "".join(",".join(cell(r[c]) for c in header) + "\n" for r in rows)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "export.csv"
+        path.write_text(text)
+        profile = profile_events([path])
+    # the rows as the reference reads them: the file's columns only, "soon" does not parse
+    kept = [{c: r[c] for c in header} for r in rows]
+    for row in kept:
+        if "timestamp" in row:
+            time = row.pop("timestamp")
+            row["ts"] = time if isinstance(time, datetime) else None
+    expected = reference.event_profile(kept)
+    assert {e.event: (e.rows, e.users, e.first_seen, e.last_seen) for e in profile.events} == expected
+    assert [e.event for e in profile.events] == sorted(expected, key=lambda e: (-expected[e][0], e))
+    assert (profile.rows, profile.distinct_events) == (len(rows), len(expected))
+    assert profile.unrecognised == [
+        role for role, c in (("user", "user_id"), ("time", "timestamp")) if c in dropped
+    ]
+    times = [r["ts"] for r in kept if r.get("ts") is not None]
+    assert (profile.first_seen, profile.last_seen) == ((min(times), max(times)) if times else (None, None))
