@@ -167,7 +167,8 @@ def test_time_values_that_do_not_parse_are_counted_with_the_time_format_hint(tmp
     assert lines[0] == "3 rows in 1 file, 2 users, from 2026-01-03 10:00 to 2026-01-03 10:00 UTC"
     assert lines[7:9] == [
         "The time column date does not parse on 2 of 3 rows",
-        "  Set `time_format` in the journey YAML to their strftime layout, e.g. '%d/%m/%Y %H:%M'.",
+        "  If those rows hold times, set `time_format` in the journey YAML to their strftime layout,"
+        " e.g. '%d/%m/%Y %H:%M'.",
     ]
     assert lines[-2:] == [
         "buy        2       2   2026-01-03 10:00   2026-01-03 10:00",

@@ -184,7 +184,7 @@ def _summaries(events: pl.DataFrame, *, limit: int | None = None, min_rows: floa
     ``limit`` of those with at least ``min_rows`` rows (an export can hold millions of names).
     Users and times are None when ``events`` has no user or time column."""
 
-    def when(column: str, value: pl.Expr) -> pl.Expr:
+    def if_present(column: str, value: pl.Expr) -> pl.Expr:
         return value if column in events.columns else pl.lit(None)
 
     table = (
@@ -192,9 +192,9 @@ def _summaries(events: pl.DataFrame, *, limit: int | None = None, min_rows: floa
         .group_by(EVENT)
         .agg(
             pl.len().alias("rows"),
-            when(USER, pl.col(USER).drop_nulls().n_unique()).alias("users"),
-            when(TS, pl.col(TS).min()).alias("first_seen"),
-            when(TS, pl.col(TS).max()).alias("last_seen"),
+            if_present(USER, pl.col(USER).drop_nulls().n_unique()).alias("users"),
+            if_present(TS, pl.col(TS).min()).alias("first_seen"),
+            if_present(TS, pl.col(TS).max()).alias("last_seen"),
         )
         .filter(pl.col("rows") >= min_rows)
         .sort(["rows", EVENT], descending=[True, False])

@@ -37,7 +37,56 @@ def _overview(profile: EventsProfile) -> Text:
     return Text(", ".join(parts), style="bold")
 
 
+def _notes(profile: EventsProfile) -> list[Text]:
+    """What the profile could not recognise or read, each with the key that fixes it."""
+    notes: list[Text] = []
+    if len(profile.columns) == 1:
+        notes.append(
+            Text("Only one column: if its lines hold more fields, give their delimiter with --delimiter.")
+        )
+    if profile.unrecognised:
+        *rest, last = profile.unrecognised
+        roles = f"{', '.join(rest)} or {last}" if rest else last
+        has = "the file has" if len(profile.files) == 1 else "the files have"
+        names = ", ".join(safe(c.column) for c in profile.columns)
+        notes.append(Text(f"No {roles} column recognised; {has}: {names}"))
+        notes += [_map_hint(role) for role in profile.unrecognised]
+    for col in profile.empty_role_columns():
+        where = _rows(col.empty, profile.rows)
+        notes += [Text(f"The {col.role} column {safe(col.column)} is empty on {where}"), _map_hint(col.role)]
+    if profile.unparsed_times:
+        time = next(safe(c.column) for c in profile.columns if c.role == "time")
+        notes += [
+            Text(f"The time column {time} does not parse on {_rows(profile.unparsed_times, profile.rows)}"),
+            Text(
+                "  If those rows hold times, set `time_format` in the journey YAML to their strftime"
+                " layout, e.g. '%d/%m/%Y %H:%M'."
+            ),
+        ]
+    return notes
+
+
+def _event_listing(profile: EventsProfile) -> list[Text | Table]:
+    """The Events heading and table, and a line counting the events not listed."""
+    events = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for header in ("Event", "Rows", "Users", "First seen", "Last seen"):
+        events.add_column(header, justify="left" if header == "Event" else "right", no_wrap=True)
+    for event in profile.events:
+        events.add_row(
+            Text(safe(event.event)),
+            f"{event.rows:,}",
+            "–" if event.users is None else f"{event.users:,}",
+            _when(event.first_seen),
+            _when(event.last_seen),
+        )
+    more = profile.distinct_events - len(profile.events)
+    unlisted = [Text(f"… and {plural(more, 'less frequent event')}, not listed")] if more else []
+    return [Text(f"Events ({profile.distinct_events:,})", style="bold"), events, *unlisted]
+
+
 def render_events(profile: EventsProfile, *, width: int = 120) -> str:
+    """The overview line, the columns with their roles, the notes on what was not recognised,
+    and the events (left out when there is no event column)."""
     columns = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for header, justify in (
         ("Column", "left"),
@@ -48,55 +97,12 @@ def render_events(profile: EventsProfile, *, width: int = 120) -> str:
     ):
         columns.add_column(header, justify=justify, no_wrap=True, max_width=40)  # type: ignore[arg-type]
     for col in profile.columns:
-        columns.add_row(
-            Text(safe(col.column)),
-            col.role,
-            f"{col.distinct:,}",
-            f"{col.empty:,}",
-            Text(safe(col.example or "")),
-        )
-    has = "the file has" if len(profile.files) == 1 else "the files have"
-    names = ", ".join(safe(c.column) for c in profile.columns)
-    notes: list[Text] = []
-    if len(profile.columns) == 1:
-        notes.append(
-            Text("Only one column: if its lines hold more fields, give their delimiter with --delimiter.")
-        )
-    if profile.unrecognised:
-        *rest, last = profile.unrecognised
-        roles = f"{', '.join(rest)} or {last}" if rest else last
-        notes.append(Text(f"No {roles} column recognised; {has}: {names}"))
-        notes += [_map_hint(role) for role in profile.unrecognised]
-    for col in profile.empty_role_columns():
-        notes += [
-            Text(f"The {col.role} column {safe(col.column)} is empty on {_rows(col.empty, profile.rows)}")
-        ]
-        notes.append(_map_hint(col.role))
-    if profile.unparsed_times:
-        time = next(safe(c.column) for c in profile.columns if c.role == "time")
-        notes += [
-            Text(f"The time column {time} does not parse on {_rows(profile.unparsed_times, profile.rows)}"),
-            Text("  Set `time_format` in the journey YAML to their strftime layout, e.g. '%d/%m/%Y %H:%M'."),
-        ]
-    listing: list[Text | Table] = []
-    if "event" not in profile.unrecognised:
-        events = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-        for header in ("Event", "Rows", "Users", "First seen", "Last seen"):
-            events.add_column(header, justify="left" if header == "Event" else "right", no_wrap=True)
-        for event in profile.events:
-            events.add_row(
-                Text(safe(event.event)),
-                f"{event.rows:,}",
-                "–" if event.users is None else f"{event.users:,}",
-                _when(event.first_seen),
-                _when(event.last_seen),
-            )
-        more = profile.distinct_events - len(profile.events)
-        listing = [Text(f"Events ({profile.distinct_events:,})", style="bold"), events]
-        listing += [Text(f"… and {plural(more, 'less frequent event')}, not listed")] if more else []
+        example = Text(safe(col.example or ""))
+        columns.add_row(Text(safe(col.column)), col.role, f"{col.distinct:,}", f"{col.empty:,}", example)
+    listing = [] if "event" in profile.unrecognised else _event_listing(profile)
     out = io.StringIO()
     text_console(out, width=width, color=False).print(
-        Group(_overview(profile), Text("Columns", style="bold"), columns, *notes, *listing)
+        Group(_overview(profile), Text("Columns", style="bold"), columns, *_notes(profile), *listing)
     )
     return out.getvalue()
 
