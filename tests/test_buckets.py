@@ -6,7 +6,7 @@ import io
 import json
 import tempfile
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from journeyctl import analyze, buckets, check
+from journeyctl import analyze, buckets, check, report
 from journeyctl.buckets import BASE_BYTES, bucket_count, parse_memory, read_bucket, split_by_user
 from journeyctl.cli import app
 from journeyctl.columns import LINE, USER
@@ -104,6 +104,29 @@ def test_buckets_agree_with_the_definition(monkeypatch: pytest.MonkeyPatch, tmp_
     assert result.bounce_rate == pytest.approx(reference.bounce_rate(frame.rows(named=True), ECOMMERCE))
 
 
+@pytest.mark.usefixtures("small_buckets")
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"period": "week"},
+        {"period": "day", "compare": "7", "periods": 10, "as_of": date(2026, 10, 25)},
+    ],
+)
+def test_reports_through_buckets_are_exactly_the_in_memory_reports(options: dict[str, object]) -> None:
+    in_memory = report([STORE], ECOMMERCE, memory_limit=64 * 2**30, **options)  # type: ignore[arg-type]
+    assert report([STORE], ECOMMERCE, memory_limit=LIMIT, **options) == in_memory  # type: ignore[arg-type]
+
+
+@pytest.mark.usefixtures("small_buckets")
+def test_a_report_date_before_the_data_reads_the_same_through_buckets() -> None:
+    messages = []
+    for limit in (64 * 2**30, LIMIT):
+        with pytest.raises(InputError) as err:
+            report([STORE], ECOMMERCE, as_of=date(2026, 1, 1), memory_limit=limit)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1] and messages[0].startswith("no events before the report date")
+
+
 def test_bad_rows_are_reported_in_file_order_across_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("journeyctl.buckets.BYTES_PER_EVENT", LIMIT)  # one event per bucket
     monkeypatch.setattr("journeyctl.buckets.MIN_BATCH_ROWS", 1)  # and per batch
@@ -114,6 +137,9 @@ def test_bad_rows_are_reported_in_file_order_across_buckets(monkeypatch: pytest.
         f"{source}:3: no user id\n  {source}:4: timestamp 'yesterday' does not parse\n"
         f"  {source}:5: no event name\n  (3 bad rows in all)"
     )
+    with pytest.raises(InputError) as reported:  # before the report finds no period complete
+        report([source], load_config(TINY_YAML), memory_limit=LIMIT)
+    assert str(reported.value) == str(err.value)
     skipped = analyze([source], load_config(TINY_YAML), memory_limit=LIMIT, bad_rows="skip")
     assert (skipped.data_quality.rows_read, skipped.data_quality.bad_rows) == (4, 3)
     assert [s.users for s in skipped.stages] == [1, 0, 0, 0]
@@ -209,7 +235,8 @@ def test_kept_facts_that_outgrow_the_limit_are_refused_after_the_first_buckets(
         analyze([STORE], ECOMMERCE, memory_limit=LIMIT)
     message = err.value.message
     assert message.startswith("--memory-limit 1.0 GiB is too small for these users: the facts kept")
-    assert "events per user" in message and err.value.hint == "give at least 2GiB"
+    assert message.endswith("bytes per event; users with few events each keep the most)")
+    assert err.value.hint == "give at least 2GiB"
     assert len(started) <= 4  # the two buckets projected, and at most the next one per worker
     monkeypatch.setattr("journeyctl.buckets.MIN_BUCKET_BYTES", LIMIT - BASE_BYTES - 10_000_000)
     assert analyze([STORE], ECOMMERCE, memory_limit=LIMIT).events == 38_037  # 10 MB is room enough
@@ -250,6 +277,13 @@ def test_nothing_but_the_result_is_written_when_stderr_is_not_a_terminal(
         )
         assert (result.exit_code, result.stderr) == (0, "")
         assert json.loads(result.stdout)["events"] == 38_037
+        weekly = runner.invoke(
+            app,
+            ["report", str(STORE), "-c", config, "-f", "json", "--memory-limit", "1GiB", *quiet],
+            catch_exceptions=False,
+        )
+        assert (weekly.exit_code, weekly.stderr) == (0, "")
+        assert json.loads(weekly.stdout)["current"]["period"]["label"] == "2026-W39"
 
 
 def test_the_progress_display_shows_stage_buckets_and_events_on_a_terminal() -> None:

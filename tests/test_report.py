@@ -15,6 +15,7 @@ import pytest
 from rich.cells import cell_len
 from typer.testing import CliRunner
 
+from journeyctl.aggregate import summarize
 from journeyctl.cli import app
 from journeyctl.compare import breakdown_changes, compare_results, direction
 from journeyctl.errors import InputError
@@ -24,7 +25,7 @@ from journeyctl.render import ReportFormat, render_period_report
 from journeyctl.render.html import render_html
 from journeyctl.render.json import render_json
 from journeyctl.render.markdown import render_markdown
-from journeyctl.report import Report, build_report, period_result, periods_back
+from journeyctl.report import Report, build_report, period_facts, periods_back
 
 from .conftest import Golden
 from .events import funnel, log
@@ -53,8 +54,8 @@ AB = funnel("a", "b", window="1d")
 
 def test_a_user_belongs_to_the_period_of_their_entry() -> None:
     second = period_containing(datetime(2026, 3, 2, 12, tzinfo=UTC), "day", "UTC")
-    on_second = period_result(prepare(TWO_DAYS, AB), AB, second)
-    on_third = period_result(prepare(TWO_DAYS, AB), AB, second.shifted(1))
+    on_second = summarize(period_facts(prepare(TWO_DAYS, AB), AB, second), AB)
+    on_third = summarize(period_facts(prepare(TWO_DAYS, AB), AB, second.shifted(1)), AB)
     assert [s.users for s in on_second.stages] == [3, 1]  # u1, u2, u6; u1 converts after midnight
     assert [s.users for s in on_third.stages] == [3, 2]  # u3, u4, u6 again (a new entry)
     # sessions by their first event: the 2nd has u1, u2, u6 (one event each, bounced);

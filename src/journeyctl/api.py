@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, time
@@ -15,13 +15,13 @@ from pydantic import ValidationError
 
 from journeyctl.aggregate import data_end_micros, open_window_expr, summarize
 from journeyctl.breakdown import UNFOLDED, breakdown_settings, require_control
-from journeyctl.buckets import FactsOf, bucket_count, bucketed_facts, default_memory_limit, parse_memory
+from journeyctl.buckets import bucket_count, default_memory_limit, parse_memory, split_into_buckets
 from journeyctl.check import CheckReport, breakdowns_named, evaluate
 from journeyctl.columns import EVENT, LINE, SESSION, SOURCE, TS, USER
 from journeyctl.config.loading import load_config
 from journeyctl.config.models import SEPARATOR, Count, CsvOptions, JourneyConfig, Order, Severity
 from journeyctl.errors import InputError, UsageError
-from journeyctl.facts import Facts, micros, user_facts
+from journeyctl.facts import Facts, micros, prepare, user_facts
 from journeyctl.filters import RowFilter, entry_range, parse_where, where_expr
 from journeyctl.followup import ExportSpec, drop_off_stage, parse_export, user_ids
 from journeyctl.followup import after_drop_off as drop_off_next_events
@@ -32,7 +32,15 @@ from journeyctl.periods import PeriodKind
 from journeyctl.progress import Progress
 from journeyctl.quality import BadRowPolicy, apply_quality, parse_bad_rows, refuse_empty_files
 from journeyctl.render.csv import render_user_ids
-from journeyctl.report import Report, build_report, facts_in_period
+from journeyctl.report import (
+    Report,
+    assemble_report,
+    build_report,
+    facts_in_period,
+    period_facts,
+    periods_back,
+    plan_report,
+)
 from journeyctl.result import AnalysisResult, DataQuality, Filters, UserExport
 
 Events = Sequence[str | Path] | pl.DataFrame
@@ -134,28 +142,25 @@ def checked_facts(
     *,
     bad_rows: BadRowPolicy | str,
     dedupe: bool,
-    facts_of: FactsOf,
+    facts_of: Callable[[pl.DataFrame], Facts],
     memory_limit: int,
     progress: Progress,
 ) -> tuple[Facts, DataQuality]:
     """The facts (``facts_of`` the checked events) and the data-quality counts: in memory
     at once, or bucket by bucket when the files are too large for ``memory_limit``."""
     policy = parse_bad_rows(bad_rows)
-    files = None if isinstance(events, pl.DataFrame) else expand_sources(events)
-    if files is not None and STDIN not in map(str, files):
-        with polars_errors(files):  # a broken Parquet footer fails already when rows are counted
-            buckets = bucket_count(files, memory_limit)
-            if buckets > 1:
-                return bucketed_facts(
-                    files,
-                    journey,
-                    buckets=buckets,
-                    memory_limit=memory_limit,
-                    policy=policy,
-                    dedupe=dedupe,
-                    facts_of=facts_of,
-                    progress=progress,
-                )
+    files, buckets = bucketing(events, memory_limit)
+    if files is not None and buckets > 1:
+        with (
+            polars_errors(files),
+            split_into_buckets(
+                files, journey, buckets=buckets, memory_limit=memory_limit, progress=progress
+            ) as split,
+        ):
+            facts, quality = split.facts(
+                policy=policy, dedupe=dedupe, facts_of=lambda frame: [facts_of(frame)], progress=progress
+            )
+            return facts[0], quality
     progress.stage("reading events")
     frame, quality = read_checked_events(files or events, journey, bad_rows=policy, dedupe=dedupe)
     if frame.is_empty():
@@ -165,6 +170,18 @@ def checked_facts(
     progress.stage("analysing")
     progress.advance(0, events=frame.height)
     return facts_of(frame), quality
+
+
+def bucketing(events: Events, memory_limit: int) -> tuple[list[Path] | None, int]:
+    """The event files (None for a frame) and how many user buckets ``memory_limit`` needs
+    for them (1: all at once; always 1 for standard input, which cannot be read twice)."""
+    if isinstance(events, pl.DataFrame):
+        return None, 1
+    files = expand_sources(events)
+    if STDIN in map(str, files):
+        return files, 1
+    with polars_errors(files):  # a broken Parquet footer fails already when rows are counted
+        return files, bucket_count(files, memory_limit)
 
 
 def refuse_overwrites(targets: Sequence[Path], inputs: Sequence[Path]) -> None:
@@ -232,13 +249,48 @@ def report(
     compare: str = "previous",
     periods: int = 8,
     as_of: date | None = None,
+    memory_limit: int | str | None = None,
+    progress: Progress | None = None,
 ) -> Report:
     """The period-over-period report (see ``journeyctl.report``); ``as_of`` is a calendar day
-    in the journey's time zone: the current period is the last one ending by its midnight."""
+    in the journey's time zone: the current period is the last one ending by its midnight.
+    ``memory_limit`` and ``progress`` as for ``analyze``: files too large for the limit are
+    reported on bucket by bucket, with exactly the same report."""
     journey = config if isinstance(config, JourneyConfig) else load_config(config)
-    frame = read_events(events, journey)
     moment = None if as_of is None else datetime.combine(as_of, time(), ZoneInfo(journey.timezone))
-    return build_report(frame, journey, period=period, compare=compare, periods=periods, as_of=moment)
+    periods_back(compare, period, periods=periods)  # the options, before any event is read
+    limit = parse_memory(memory_limit) if isinstance(memory_limit, str) else memory_limit
+    limit = limit or default_memory_limit()
+    progress = progress or Progress()
+    files, buckets = bucketing(events, limit)
+    if files is None or buckets == 1:
+        progress.stage("reading events")
+        frame = read_events(files or events, journey)
+        return build_report(frame, journey, period=period, compare=compare, periods=periods, as_of=moment)
+    fail = parse_bad_rows("fail")
+    with (
+        polars_errors(files),
+        split_into_buckets(files, journey, buckets=buckets, memory_limit=limit, progress=progress) as split,
+    ):
+        first, last = split.span(before=moment)
+        try:
+            plan = plan_report(
+                journey, first, last, period=period, compare=compare, periods=periods, as_of=moment
+            )
+        except InputError:  # bad rows come first, as when the events are read at once
+            split.facts(policy=fail, dedupe=False, facts_of=lambda frame: [], progress=progress)
+            raise
+
+        def period_facts_of(frame: pl.DataFrame) -> list[Facts]:
+            kept = frame if moment is None else frame.filter(pl.col(TS) < moment)
+            if kept.is_empty():
+                return []
+            prepared = prepare(kept, journey)
+            return [period_facts(prepared, journey, p) for p in plan.periods]
+
+        facts, _ = split.facts(policy=fail, dedupe=False, facts_of=period_facts_of, progress=progress)
+    progress.stage("summarising")
+    return assemble_report(plan, journey, [summarize(f, journey) for f in facts])
 
 
 def read_events(events: Events, journey: JourneyConfig) -> pl.DataFrame:

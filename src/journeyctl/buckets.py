@@ -1,14 +1,15 @@
-"""Bounded memory: the events are split by a hash of the user into buckets, analysed one
-bucket at a time, and the per-user facts of the buckets combined (``facts.concat_facts``).
+"""Bounded memory: the events are split by a hash of the user into buckets, the buckets
+analysed two at a time, and the per-user facts of the buckets combined
+(``facts.concat_facts``).
 
 The per-user kernel sees all events of a set of users and nothing else, so the facts of
-the buckets are exactly the facts of all users. One pass over the files writes the canonical
-events to temporary Parquet files, one directory per bucket; each bucket is then read,
-checked (bad rows, duplicates — a duplicate shares its user, so it lands in the same
-bucket) and analysed, two buckets at a time. The working memory is that of two buckets
-(or of two batches while splitting); what stays in memory
-across buckets is what the exact metrics need: about 100 bytes per user (the funnel path,
-for exact medians) and 9 per session (``kept_facts``).
+the buckets are exactly the facts of all users. One pass over the files writes the
+canonical events to temporary Parquet files, one directory per bucket
+(``split_into_buckets``); each bucket is then read, checked (bad rows, duplicates — a
+duplicate shares its user, so it lands in the same bucket) and analysed (``Split.facts``).
+The working memory is that of two buckets (of a few batches while splitting); what stays
+in memory across buckets is what the exact metrics need: about 100 bytes per user (the
+funnel path, for exact medians) and 9 per session (``kept_facts``).
 """
 
 from __future__ import annotations
@@ -17,15 +18,16 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
-from journeyctl.columns import LINE, SOURCE, USER
+from journeyctl.columns import LINE, SOURCE, TS, USER
 from journeyctl.config.models import JourneyConfig
 from journeyctl.errors import InputError, UsageError
 from journeyctl.facts import Facts, concat_facts
@@ -44,7 +46,7 @@ from journeyctl.result import DataQuality
 BUCKET = "_bucket"
 # peak resident bytes per event of the in-memory analysis: 250–360 above the interpreter's
 # own ~300 MB on the bench/ exports (10M and 1M events); 600 leaves room for wider exports
-# (100M at 3 GiB: 84 buckets, peak 2,551 MiB; at 400 bytes, 56 buckets, 2,455 MiB and 1% faster)
+# (100M at 3 GiB: 167 buckets, two at a time, peak 2,360 MiB)
 BYTES_PER_EVENT = 600
 BASE_BYTES = 400 * 2**20
 # the per-user and per-session facts kept across buckets (funnel paths for exact medians,
@@ -63,18 +65,18 @@ PARQUET_BYTES_PER_EVENT = 15
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20}
 _UNITS |= {"g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
 
-FactsOf = Callable[[pl.DataFrame], Facts]
+FactsOf = Callable[[pl.DataFrame], Sequence[Facts]]
 
 
 @dataclass(frozen=True)
 class Bucket:
     """What one bucket contributes: its files (``_source``), its bad rows, and the kept facts
-    and counts of its good rows (None when it had none, or once ``--bad-rows fail`` failed)."""
+    and counts of its good rows (none when it had none, or once ``--bad-rows fail`` failed)."""
 
     sources: list[int]
     events: int  # rows read, bad ones included
     bad: pl.DataFrame
-    facts: Facts | None
+    facts: list[Facts]
     quality: DataQuality | None
 
 
@@ -146,43 +148,71 @@ def bucket_count(files: Sequence[Path], memory_limit: int) -> int:
     return -(-events * BYTES_PER_EVENT * WORKERS // room)
 
 
-def bucketed_facts(
-    files: Sequence[Path],
-    journey: JourneyConfig,
-    *,
-    buckets: int,
-    memory_limit: int,
-    policy: BadRowPolicy,
-    dedupe: bool,
-    facts_of: FactsOf,
-    progress: Progress,
-) -> tuple[Facts, DataQuality]:
-    """The facts of all users and the data-quality counts, computed bucket by bucket:
-    exactly what the in-memory path gives (``facts_of`` turns one bucket's checked events
-    into facts). Bad rows are handled once all buckets are read, in file and line order."""
+@contextmanager
+def split_into_buckets(
+    files: Sequence[Path], journey: JourneyConfig, *, buckets: int, memory_limit: int, progress: Progress
+) -> Iterator[Split]:
+    """The events of ``files`` split into ``buckets`` by user in a temporary folder, removed
+    on leaving the context."""
     with tempfile.TemporaryDirectory(prefix="journeyctl-buckets-") as tmp:
         root = Path(tmp)
         progress.stage(f"splitting {len(files)} file{'s' * (len(files) != 1)} into {buckets} buckets")
         events = split_by_user(
             files, journey, root, buckets=buckets, memory_limit=memory_limit, progress=progress
         )
-        progress.stage("analysing buckets", total=buckets)
+        yield Split(files, journey, root, buckets=buckets, events=events, memory_limit=memory_limit)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Events split into user buckets under ``root`` (``split_into_buckets``)."""
+
+    files: Sequence[Path]
+    journey: JourneyConfig
+    root: Path
+    buckets: int
+    events: int
+    memory_limit: int
+
+    def span(self, *, before: datetime | None = None) -> tuple[datetime | None, datetime | None]:
+        """The first and last timestamp of the events (of those before ``before``); bad rows
+        have none."""
+        ends: list[tuple[datetime | None, datetime | None]] = []
+        for bucket in range(self.buckets):
+            times = read_bucket(self.root, bucket, self.journey, columns=[TS, RAW_TS])
+            if times.height:
+                times = times.filter(pl.col(TS) < before) if before is not None else times
+                ends.append((times[TS].min(), times[TS].max()))  # type: ignore[arg-type]
+        firsts = [first for first, _ in ends if first is not None]
+        lasts = [last for _, last in ends if last is not None]
+        return (min(firsts) if firsts else None, max(lasts) if lasts else None)
+
+    def facts(
+        self, *, policy: BadRowPolicy, dedupe: bool, facts_of: FactsOf, progress: Progress
+    ) -> tuple[list[Facts], DataQuality]:
+        """The facts of all users and the data-quality counts, computed bucket by bucket:
+        exactly what the in-memory path gives. ``facts_of`` turns one bucket's checked events
+        into a list of facts (one per analysis, or none for a bucket without any), and the
+        buckets' facts are combined analysis by analysis. Bad rows are handled once all
+        buckets are read, in file and line order."""
+        progress.stage("analysing buckets", total=self.buckets)
         now = datetime.now(UTC)  # one moment for every bucket's "events in the future"
         failing = threading.Event()  # with --bad-rows fail, once a bad row is seen only bad rows matter
 
         def analyse(bucket: int) -> Bucket:
-            frame = read_bucket(root, bucket, journey)
+            frame = read_bucket(self.root, bucket, self.journey)
             if frame.is_empty():
-                return Bucket(sources=[], events=0, bad=frame, facts=None, quality=None)
+                return Bucket(sources=[], events=0, bad=frame, facts=[], quality=None)
             bad_mask = bad_row_mask(frame)
             bad = frame.filter(bad_mask)
             if policy.action == "fail" and bad.height:
                 failing.set()
             sources = frame[SOURCE].unique().to_list()
             if failing.is_set():
-                return Bucket(sources=sources, events=frame.height, bad=bad, facts=None, quality=None)
+                return Bucket(sources=sources, events=frame.height, bad=bad, facts=[], quality=None)
             good, quality = split_quality(frame, bad_mask, policy=policy, dedupe=dedupe, now=now)
-            facts = None if good.is_empty() else kept_facts(facts_of(good.drop(RAW_TS, SOURCE, LINE)))
+            checked = good.drop(RAW_TS, SOURCE, LINE)
+            facts = [] if good.is_empty() else [kept_facts(f) for f in facts_of(checked)]
             return Bucket(sources=sources, events=frame.height, bad=bad, facts=facts, quality=quality)
 
         failed = threading.Event()
@@ -199,28 +229,29 @@ def bucketed_facts(
         done: list[Bucket] = []
         with ThreadPoolExecutor(WORKERS, thread_name_prefix="journeyctl-bucket") as pool:
             try:
-                for outcome in pool.map(guarded, range(buckets)):  # in bucket order
+                for outcome in pool.map(guarded, range(self.buckets)):  # in bucket order
                     if outcome is not None:
                         done.append(outcome)
                     progress.advance(1)
                     if len(done) == WORKERS:  # a random sample of the users, ~1/buckets each
-                        refuse_outgrown_facts(done, events=events, memory_limit=memory_limit)
+                        refuse_outgrown_facts(done, events=self.events, memory_limit=self.memory_limit)
             except BaseException:
                 failed.set()
                 raise
-    sources = {source for outcome in done for source in outcome.sources}
-    bad = [outcome.bad for outcome in done if outcome.bad.height]
-    counts = [outcome.quality for outcome in done if outcome.quality is not None]
-    parts = [outcome.facts for outcome in done if outcome.facts is not None]
-    refuse_empty_files(pl.DataFrame({SOURCE: sorted(sources)}, schema={SOURCE: pl.UInt32}), files)
-    if bad:
-        handle_bad_rows(pl.concat(bad).sort(SOURCE, LINE), files, policy=policy)
-    quality = add_quality(counts) if counts else DataQuality(bad_rows_policy=str(policy))
-    if not parts:
-        raise InputError(
-            "no analysable event rows remain", hint=f"all {quality.bad_rows:,} rows were bad; see --bad-rows"
-        )
-    return concat_facts(parts), quality
+        sources = {source for outcome in done for source in outcome.sources}
+        bad = [outcome.bad for outcome in done if outcome.bad.height]
+        counts = [outcome.quality for outcome in done if outcome.quality is not None]
+        parts = [outcome.facts for outcome in done if outcome.facts]
+        refuse_empty_files(pl.DataFrame({SOURCE: sorted(sources)}, schema={SOURCE: pl.UInt32}), self.files)
+        if bad:
+            handle_bad_rows(pl.concat(bad).sort(SOURCE, LINE), self.files, policy=policy)
+        quality = add_quality(counts) if counts else DataQuality(bad_rows_policy=str(policy))
+        if not counts or all(q.rows_read == q.bad_rows for q in counts):
+            raise InputError(
+                "no analysable event rows remain",
+                hint=f"all {quality.bad_rows:,} rows were bad; see --bad-rows",
+            )
+        return [concat_facts(list(analysis)) for analysis in zip(*parts, strict=True)], quality
 
 
 def refuse_outgrown_facts(done: Sequence[Bucket], *, events: int, memory_limit: int) -> None:
@@ -228,16 +259,15 @@ def refuse_outgrown_facts(done: Sequence[Bucket], *, events: int, memory_limit: 
     not fit in ``memory_limit`` beside a bucket: ``bucket_count`` reserved
     ``KEPT_BYTES_PER_EVENT``, and users with few events each keep more per event than that."""
     seen = sum(outcome.events for outcome in done)
-    kept = sum(kept_bytes(outcome.facts) for outcome in done if outcome.facts is not None)
+    kept = sum(kept_bytes(facts) for outcome in done for facts in outcome.facts)
     projected = kept * events // max(seen, 1)
     if BASE_BYTES + projected + MIN_BUCKET_BYTES <= memory_limit:
         return
-    users = sum(outcome.facts.users for outcome in done if outcome.facts is not None)
     need = memory_limit + projected - events * KEPT_BYTES_PER_EVENT
     raise UsageError(
         f"--memory-limit {memory_limit / 2**30:.1f} GiB is too small for these users: the facts kept "
         f"for the exact medians would take about {projected / 2**20:,.1f} MiB "
-        f"({kept // max(users, 1)} bytes per user, {seen / max(users, 1):.1f} events per user)",
+        f"({kept / max(seen, 1):.0f} bytes per event; users with few events each keep the most)",
         hint=f"give at least {-(-need // 2**30)}GiB",
     )
 
@@ -312,13 +342,15 @@ def write_batch(batch: pl.DataFrame, root: Path, index: int) -> None:
         ) from None
 
 
-def read_bucket(root: Path, bucket: int, journey: JourneyConfig) -> pl.DataFrame:
-    """One bucket's events (empty when no user hashed there), timestamps repaired as the
-    in-memory path does."""
+def read_bucket(
+    root: Path, bucket: int, journey: JourneyConfig, *, columns: list[str] | None = None
+) -> pl.DataFrame:
+    """One bucket's events (empty when no user hashed there), or their ``columns`` (with
+    the raw timestamp text), timestamps repaired as the in-memory path does."""
     folder = root / f"{BUCKET}={bucket}"
     if not folder.is_dir():
         return pl.DataFrame()
-    frame = pl.read_parquet(sorted(folder.iterdir()))  # batch order is file order
+    frame = pl.read_parquet(sorted(folder.iterdir()), columns=columns)  # batch order is file order
     if journey.time_format == "auto":
         frame = repair_timestamps(frame, timezone=journey.timezone)
     return frame

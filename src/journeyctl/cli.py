@@ -453,6 +453,8 @@ def report(
     ] = None,
     output: OutputOption = None,
     width: WidthOption = None,
+    memory_limit: MemoryLimitOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Compare the last complete calendar period with an earlier one, with trends, as a report.
 
@@ -470,9 +472,17 @@ def report(
         if fmt is None:
             suffix = "" if output is None else output.suffix.lower()
             fmt = REPORT_SUFFIXES.get(suffix, ReportFormat.table)
-        result = api.report(
-            events, load_config(config), period=kind, compare=compare, periods=periods, as_of=day
-        )
+        with progress_display(enabled=not quiet and sys.stderr.isatty()) as progress:
+            result = api.report(
+                events,
+                load_config(config),
+                period=kind,
+                compare=compare,
+                periods=periods,
+                as_of=day,
+                memory_limit=memory_limit,
+                progress=progress,
+            )
         to_terminal = output is None and stdout_is_terminal()
         text = render_period_report(
             result, fmt, width=width or _terminal_width(to_terminal), color=to_terminal

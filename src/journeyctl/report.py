@@ -8,7 +8,8 @@ first add or checkout; a buyer to the period of their first purchase. Events at 
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -77,23 +78,57 @@ def build_report(
     as_of: datetime | None = None,
 ) -> Report:
     """The report on canonical events ``frame`` (events at or after the aware ``as_of`` are
-    ignored). The current period is the last *complete* one: its conversion window closed by
-    the end of the observed data (``as_of`` or the last event, whichever is earlier), so its
-    numbers can no longer change and comparing it is fair. The trend runs up to the last
-    period that has ended, and marks the periods whose window is still open."""
-    if periods < 2:
-        raise UsageError(f"--periods {periods}: a trend needs at least 2 periods", hint="try --periods 8")
-    back = periods_back(compare, period)
+    ignored; see ``plan_report`` for the periods)."""
     if as_of is not None:
         frame = frame.filter(pl.col(TS) < as_of)
-    if frame.height == 0:
+    first: datetime | None = frame[TS].min()  # type: ignore[assignment]
+    last: datetime | None = frame[TS].max()  # type: ignore[assignment]
+    plan = plan_report(journey, first, last, period=period, compare=compare, periods=periods, as_of=as_of)
+    prepared = prepare(frame, journey)  # once: every period runs the funnel on the same events
+    results = [summarize(period_facts(prepared, journey, p), journey) for p in plan.periods]
+    return assemble_report(plan, journey, results)
+
+
+@dataclass(frozen=True)
+class ReportPlan:
+    """Which periods a report analyses, from the span of the data (``plan_report``)."""
+
+    period: PeriodKind
+    compare: str
+    observed_until: datetime  # the end of the data used (as-of, or the last event)
+    current: Period
+    comparison: Period
+    trend: list[Period]  # oldest first
+
+    @property
+    def periods(self) -> list[Period]:
+        """Every period to analyse, once: the current, the comparison, then the trend's others."""
+        seen = {self.current.label, self.comparison.label}
+        return [self.current, self.comparison, *(p for p in self.trend if p.label not in seen)]
+
+
+def plan_report(
+    journey: JourneyConfig,
+    first_event: datetime | None,
+    last_event: datetime | None,
+    *,
+    period: PeriodKind,
+    compare: str = "previous",
+    periods: int = 8,
+    as_of: datetime | None = None,
+) -> ReportPlan:
+    """The periods of a report on events from ``first_event`` to ``last_event`` (None: no
+    events before ``as_of``). The current period is the last *complete* one: its conversion
+    window closed by the end of the observed data (``as_of`` or the last event, whichever is
+    earlier), so its numbers can no longer change and comparing it is fair. The trend runs up
+    to the last period that has ended, and marks the periods whose window is still open."""
+    back = periods_back(compare, period, periods=periods)
+    if first_event is None or last_event is None:
         raise InputError("no events before the report date", hint="check --as-of against the data's dates")
-    last_event: datetime = frame[TS].max()  # type: ignore[assignment]
     observed_until = min(as_of, last_event) if as_of is not None else last_event
     window = journey.funnel.window
     latest = last_complete_period(period, journey.timezone, as_of or last_event)
     current = last_complete_period(period, journey.timezone, observed_until - window)
-    first_event: datetime = frame[TS].min()  # type: ignore[assignment]
     if current.end <= first_event:
         raise InputError(
             f"no {period} is complete yet: the data runs from {first_event:%Y-%m-%d} to "
@@ -101,29 +136,32 @@ def build_report(
             f"({duration_text(window)}) must close before it can be compared",
             hint="use a shorter --period, a later --as-of or more data",
         )
+    return ReportPlan(
+        period=period,
+        compare=compare,
+        observed_until=observed_until,
+        current=current,
+        comparison=current.shifted(-back),
+        trend=[latest.shifted(-i) for i in range(periods - 1, -1, -1)],
+    )
 
-    prepared = prepare(frame, journey)  # once: every period runs the funnel on the same events
 
-    def analyse(p: Period) -> PeriodResult:
-        return PeriodResult(
-            period=p,
-            complete=window_closed(p, window, observed_until),
-            result=period_result(prepared, journey, p),
+def assemble_report(plan: ReportPlan, journey: JourneyConfig, results: Sequence[AnalysisResult]) -> Report:
+    """The report from the analyses of ``plan.periods``, in that order."""
+    done = {
+        p.label: PeriodResult(
+            period=p, complete=window_closed(p, journey.funnel.window, plan.observed_until), result=r
         )
-
-    now, before = analyse(current), analyse(current.shifted(-back))
+        for p, r in zip(plan.periods, results, strict=True)
+    }
+    now, before = done[plan.current.label], done[plan.comparison.label]
     changes = compare_results(now.result, before.result, complete=now.complete and before.complete)
-    done = {p.period.label: p for p in (now, before)}
-    trend = [
-        trend_point(done.get(p.label) or analyse(p))
-        for p in (latest.shifted(-i) for i in range(periods - 1, -1, -1))
-    ]
     return Report(
         journey=journey.name,
-        period_kind=period,
+        period_kind=plan.period,
         timezone=journey.timezone,
-        compare_to=compare,
-        observed_until=observed_until,
+        compare_to=plan.compare,
+        observed_until=plan.observed_until,
         current=now,
         comparison=before,
         changes=changes,
@@ -133,13 +171,16 @@ def build_report(
             [s.id for s in now.result.stages],
         ),
         kpis=evaluate(now.result, journey.kpis).verdicts,
-        trend=trend,
+        trend=[trend_point(done[p.label]) for p in plan.trend],
     )
 
 
-def periods_back(compare: str, period: PeriodKind) -> int:
+def periods_back(compare: str, period: PeriodKind, *, periods: int = 2) -> int:
     """How many periods back the comparison period lies: ``previous`` 1, ``year`` 12 months,
-    52 weeks or 364 days (same weekday), or a number N."""
+    52 weeks or 364 days (same weekday), or a number N; ``UsageError`` for other text, or a
+    trend of fewer than 2 ``periods``."""
+    if periods < 2:
+        raise UsageError(f"--periods {periods}: a trend needs at least 2 periods", hint="try --periods 8")
     if compare == "previous":
         return 1
     if compare == "year":
@@ -152,11 +193,11 @@ def periods_back(compare: str, period: PeriodKind) -> int:
     )
 
 
-def period_result(prepared: Prepared, journey: JourneyConfig, period: Period) -> AnalysisResult:
-    """The analysis of ``period``: entries inside it, the rest assigned by their start."""
+def period_facts(prepared: Prepared, journey: JourneyConfig, period: Period) -> Facts:
+    """The facts of ``period``: units entering inside it, the rest assigned by their start."""
     start, end = period.start.astimezone(UTC), period.end.astimezone(UTC)
     facts = funnel_facts(prepared, journey, entries_since=start, entries_until=end)
-    return summarize(facts_in_period(facts, start, end), journey)
+    return facts_in_period(facts, start, end)
 
 
 def facts_in_period(facts: Facts, start: datetime | None, end: datetime | None) -> Facts:
