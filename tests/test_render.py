@@ -87,3 +87,17 @@ def test_filters_pending_and_next_events_render_as_before(golden: Golden) -> Non
     text = render(FOCUSED, Format.table, width=100, color=False)
     golden.check("focused.table", text)
     assert "\x1b" not in text and "[31mred" in text
+
+
+def test_a_breakdown_column_named_like_markup_is_shown_as_named() -> None:
+    # a property called "[bold]ch" heads its breakdown's first column as it is, not as bold "ch"
+    events = log(("u1", 0, "x", "web"), ("u1", 1, "y"), properties=("[bold]ch",))
+    config = journey('columns: {properties: ["[bold]ch"]}\nbreakdowns: ["[bold]ch"]\nstages:\n'
+                     "  - {id: a, match: [{events: [x]}]}\n  - {id: b, match: [{events: [y]}]}")  # fmt: skip
+    lines = render(analyze(events, config), Format.table, width=100, color=False).splitlines()
+    start = lines.index("By [bold]ch (first touch; ▼/▲ significantly worse/better than the rest)")
+    assert [line.rstrip() for line in lines[start + 1 : start + 4]] == [
+        "[bold]ch  A         B",
+        "─────────────────────",
+        "web       1  1 100.0%",
+    ]

@@ -215,7 +215,7 @@ def _breakdown(result: AnalysisResult, breakdown: Breakdown) -> list[Text | Tabl
     title = Text(f"By {safe(breakdown.column)}", style="bold")
     title.append(f" ({safe(rule)}; ▼/▲ significantly worse/better than {safe(against)})", style="dim")
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
-    table.add_column(safe(breakdown.column), max_width=28, overflow="fold")
+    table.add_column(Text(safe(breakdown.column)), max_width=28, overflow="fold")
     for stage in result.stages:
         table.add_column(Text(safe(stage.label)), justify="right")  # narrow: "units" over "%"
     for index, value in enumerate(breakdown.values):
