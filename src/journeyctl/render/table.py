@@ -164,7 +164,7 @@ def _pending_note(result: AnalysisResult) -> Text:
     end = "" if result.last_event_at is None else f" ({result.last_event_at:%Y-%m-%d %H:%M})"
     text = Text("Pending", style="bold")
     text.append(
-        f" = {result.unit} not at the stage yet whose window is still open at the end of the data{end},"
+        f" = {safe(result.unit)} not at the stage yet whose window is still open at the end of the data{end},"
         f" so they may still convert: {use}.",
         style="dim",
     )
@@ -185,7 +185,7 @@ def _after_drop_off(result: AnalysisResult) -> Group:
         return Group(title, Text(""))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
     table.add_column("Next event", max_width=40)
-    table.add_column(result.unit.capitalize(), justify="right", no_wrap=True)
+    table.add_column(Text(safe(result.unit.capitalize())), justify="right", no_wrap=True)
     table.add_column("Share", justify="right", no_wrap=True)
     for line in after.next_events:
         label = {
@@ -232,7 +232,7 @@ def _breakdown(result: AnalysisResult, breakdown: Breakdown) -> list[Text | Tabl
     if breakdown.control is not None and all(v.value != breakdown.control for v in breakdown.values):
         notes.append(f"{safe(breakdown.column)}={safe(breakdown.control)} does not occur: nothing is tested")
     else:
-        notes.append(f"no test below {breakdown.min_sample} {result.unit} per group")
+        notes.append(f"no test below {breakdown.min_sample} {safe(result.unit)} per group")
     parts.append(Text(" · ".join(notes), style="dim"))
     return parts
 
