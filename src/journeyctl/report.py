@@ -194,9 +194,11 @@ def periods_back(compare: str, period: PeriodKind, *, periods: int = 2) -> int:
 
 
 def period_facts(prepared: Prepared, journey: JourneyConfig, period: Period) -> Facts:
-    """The facts of ``period``: units entering inside it, the rest assigned by their start."""
+    """The facts of ``period``: the units entering inside it (only those: a report on
+    buckets keeps every period's), the rest assigned by their start."""
     start, end = period.start.astimezone(UTC), period.end.astimezone(UTC)
     facts = funnel_facts(prepared, journey, entries_since=start, entries_until=end)
+    facts = replace(facts, funnel=facts.funnel.filter(pl.col("level") >= 1))
     return facts_in_period(facts, start, end)
 
 
