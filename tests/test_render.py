@@ -87,3 +87,34 @@ def test_filters_pending_and_next_events_render_as_before(golden: Golden) -> Non
     text = render(FOCUSED, Format.table, width=100, color=False)
     golden.check("focused.table", text)
     assert "\x1b" not in text and "[31mred" in text
+
+
+def test_a_breakdown_column_named_like_markup_is_shown_as_named() -> None:
+    # a property called "[bold]ch" heads its breakdown's first column as it is, not as bold "ch"
+    events = log(("u1", 0, "x", "web"), ("u1", 1, "y"), properties=("[bold]ch",))
+    config = journey('columns: {properties: ["[bold]ch"]}\nbreakdowns: ["[bold]ch"]\nstages:\n'
+                     "  - {id: a, match: [{events: [x]}]}\n  - {id: b, match: [{events: [y]}]}")  # fmt: skip
+    lines = render(analyze(events, config), Format.table, width=100, color=False).splitlines()
+    start = lines.index("By [bold]ch (first touch; ▼/▲ significantly worse/better than the rest)")
+    assert [line.rstrip() for line in lines[start + 1 : start + 4]] == [
+        "[bold]ch  A         B",
+        "─────────────────────",
+        "web       1  1 100.0%",
+    ]
+
+
+def test_a_held_property_named_like_markup_and_escapes_is_inert_wherever_the_unit_is_named() -> None:
+    # the unit is "<hold column> values": the pending note, the breakdown's note and the
+    # next-event table name it; u1 converts, u2 drops off (next event z), u3 is still pending
+    events = log(("u1", 0, "x", "web", "k"), ("u1", 1, "y", None, "k"), ("u2", 0, "x", "web", "k"),
+                 ("u2", 2, "z", None, "k"), ("u3", 86400, "x", "web", "k"),
+                 properties=("ch", "[bold]c\x1b[31m"))  # fmt: skip
+    config = journey(
+        'funnel: {window: 1d, hold: ["[bold]c\\e[31m"]}\ncolumns: {properties: [ch, "[bold]c\\e[31m"]}\n'
+        "breakdowns: [ch]\nstages:\n  - {id: a, match: [{events: [x]}]}\n  - {id: b, match: [{events: [y]}]}"
+    )
+    text = render(analyze(events, config, after_drop_off="a"), Format.table, width=200, color=False)
+    assert "\x1b" not in text
+    assert "\nPending = [bold]c[31m values not at the stage yet" in text
+    assert "\nno test below 30 [bold]c[31m values per group\n" in text
+    assert "\nNext event  [bold]c[31m values   Share" in text

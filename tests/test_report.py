@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from rich.cells import cell_len
 from typer.testing import CliRunner
 
 from journeyctl.aggregate import summarize
@@ -20,6 +21,7 @@ from journeyctl.compare import breakdown_changes, compare_results, direction
 from journeyctl.errors import InputError
 from journeyctl.facts import prepare
 from journeyctl.periods import period_containing
+from journeyctl.render import ReportFormat, render_period_report
 from journeyctl.render.html import render_html
 from journeyctl.render.json import render_json
 from journeyctl.render.markdown import render_markdown
@@ -381,6 +383,63 @@ def test_html_report_shows_each_value_against_the_comparison_period() -> None:
     assert page.index("<h2>Changes</h2>") < page.index("<h2>Breakdowns</h2>") < page.index("<h2>Trend</h2>")
 
 
+def terminal(report: Report, width: int, heading: str = "By channel") -> list[str]:
+    """The lines of the terminal report at ``width`` without colour from ``heading`` up to the
+    trend, without the spaces Rich pads a table's lines with."""
+    text = render_period_report(report, ReportFormat.table, width=width, color=False)
+    lines = [line.rstrip() for line in text.splitlines()]
+    start = lines.index(heading)
+    return lines[start : next(i for i in range(start, len(lines)) if lines[i].startswith("Trend "))]
+
+
+def test_terminal_report_shows_each_value_against_the_comparison_period() -> None:
+    # the rows of the Markdown test above, after the pain points, and a rule above overall
+    report = by_channel()
+    assert terminal(report, 100) == [
+        "By channel",
+        "Users entering in 2026-03-03 by channel (first touch): how many reached S2, and their "
+        "conversion (S1",
+        "→ S2) against 2026-03-02; a value's changes are not tested. Last column: each value's conversion in",
+        "2026-03-03 tested against the rest, no test below 30 users per group.",
+        "channel  Entered  Reached S2        Change  Conversion  2026-03-02     Change     Against the rest",
+        "──────────────────────────────────────────────────────────────────────────────────────────────────",
+        "email          3           2  +1 (+100.0%)       66.7%       50.0%   +16.7 pp  ▲  –",
+        "ad             1           0  −1 (−100.0%)        0.0%      100.0%  −100.0 pp  ▼  –",
+        "social         1           1             –      100.0%           –          –     –",
+        "tv             –           –             –           –        0.0%          –     –",
+        "",
+        "overall        5           3   +1 (+50.0%)       60.0%       50.0%   +10.0 pp  ▲  –",
+        "A – for a period: the value is not among that period's values (nobody with it entered then, or it",
+        "was folded into (other)), so it has no change.",
+        "",
+    ]
+    text = render_period_report(report, ReportFormat.table, width=120)
+    assert text.index("Pain points") < text.index("By channel") < text.index("Trend ")
+
+
+def test_a_narrow_terminal_wraps_breakdown_cells_at_their_spaces() -> None:
+    # 80 columns: the 98 of the table above do not fit; every column keeps its longest word
+    # ("(+100.0%)", "Against"), one space between columns
+    assert terminal(by_channel(), 80)[5:17] == [
+        "                                                                       Against",
+        "channel Entered Reached S2    Change Conversion 2026-03-02    Change   the rest",
+        "────────────────────────────────────────────────────────────────────────────────",
+        "email         3          2        +1      66.7%      50.0%  +16.7 pp ▲ –",
+        "                           (+100.0%)",
+        "ad            1          0        −1       0.0%     100.0% −100.0 pp ▼ –",
+        "                           (−100.0%)",
+        "social        1          1         –     100.0%          –         –   –",
+        "tv            –          –         –          –       0.0%         –   –",
+        "",
+        "overall       5          3        +1      60.0%      50.0%  +10.0 pp ▲ –",
+        "                            (+50.0%)",
+    ]
+    report = by_channel("{by: [channel], control: {channel: ad}}")
+    for width in range(40, 141, 10):  # too narrow for every word at 40 and 50: cut, still inside
+        text = render_period_report(report, ReportFormat.table, width=width)
+        assert max(map(cell_len, text.splitlines())) <= width
+
+
 def test_folded_values_compare_as_other() -> None:
     # top 1: email stays; on the 3rd ad and social fold into (other), 1 of 2 reached; on the
     # 2nd ad and tv, 1 of 2: unchanged; every value occurs in both periods, so no – note
@@ -408,8 +467,8 @@ def test_a_control_missing_from_the_current_period_tests_nothing() -> None:
     assert rows[8] == "| tv | – | – | – | – | 0.0% | – |  | – |"
 
 
-def test_a_value_converting_significantly_worse_says_so() -> None:
-    # the 3rd: email 36 of 40, ad 4 of 40 (z-test, p far below 0.001); the 2nd: 20 of 40 each
+def email_against_ad() -> Report:
+    """The 3rd: email 36 of 40, ad 4 of 40 (z-test, p far below 0.001); the 2nd: 20 of 40 each."""
     rows = []
     for day, (email, ad) in ((0, (20, 20)), (1, (36, 4))):
         for channel, converted in (("email", email), ("ad", ad)):
@@ -419,12 +478,29 @@ def test_a_value_converting_significantly_worse_says_so() -> None:
                     rows.append((f"{channel}{day}-{i}", day * DAY + i + 60, "b"))
     rows.append(("u9", 3 * DAY, "x"))
     journey = funnel("a", "b", window="1d", extra="columns: {properties: [channel]}\nbreakdowns: [channel]")
-    report = build_report(log(*rows, properties=("channel",)), journey, period="day", periods=2)
-    lines = section(render_markdown(report), "### By channel")
+    return build_report(log(*rows, properties=("channel",)), journey, period="day", periods=2)
+
+
+def test_a_value_converting_significantly_worse_says_so() -> None:
+    lines = section(render_markdown(email_against_ad()), "### By channel")
     assert lines[5:7] == [  # 40 entered each: ad before email by name
         "| ad | 40 | 4 | −16 (−80.0%) | 10.0% | 50.0% | −40.0 pp | ▼ | worse, significant (q<0.001) |",
         "| email | 40 | 36 | +16 (+80.0%) | 90.0% | 50.0% | +40.0 pp | ▲ | better, significant (q<0.001) |",
     ]
+
+
+def test_a_significant_value_is_coloured_in_the_terminal() -> None:
+    report = email_against_ad()
+    assert terminal(report, 120)[6:8] == [
+        "ad            40           4  −16 (−80.0%)       10.0%       50.0%  −40.0 pp  ▼  "
+        "worse, significant (q<0.001)",
+        "email         40          36  +16 (+80.0%)       90.0%       50.0%  +40.0 pp  ▲  "
+        "better, significant (q<0.001)",
+    ]
+    text = render_period_report(report, ReportFormat.table, width=120, color=True)
+    # the changes between periods are not tested: coloured, not bold; the tests are both
+    assert "\x1b[31m−40.0 pp\x1b[0m  \x1b[31m▼\x1b[0m  \x1b[1;31mworse, significant (q<0.001)" in text
+    assert "\x1b[32m+40.0 pp\x1b[0m  \x1b[32m▲\x1b[0m  \x1b[1;32mbetter, significant (q<0.001)" in text
 
 
 def test_json_report_carries_each_periods_breakdowns() -> None:
@@ -456,6 +532,30 @@ def test_hostile_breakdown_values_are_inert_in_markdown_and_html() -> None:
     page = render_html(report)
     assert "<tr><td>&lt;script&gt;x&lt;/script&gt;|`y`</td><td class=n>1</td>" in page
     assert "<script" not in page
+
+
+def test_hostile_breakdown_values_are_inert_in_the_terminal() -> None:
+    # Rich markup stays text, the escape character goes (no colour from the data), | is a letter
+    events = log(
+        ("u1", 0, "a", "[bold]x\x1b[31m|y"),
+        ("u1", 60, "b"),
+        ("u2", DAY, "a", "[bold]x\x1b[31m|y"),
+        ("u9", 3 * DAY, "x"),
+        properties=("channel",),
+    )
+    journey = funnel("a", "b", window="1d", extra="columns: {properties: [channel]}\nbreakdowns: [channel]")
+    report = build_report(events, journey, period="day", periods=2)
+    assert terminal(report, 120)[4:9] == [
+        "channel        Entered  Reached S2        Change  Conversion  2026-03-02     Change     "
+        "Against the rest",
+        "─" * 104,
+        "[bold]x[31m|y        1           0  −1 (−100.0%)        0.0%      100.0%  −100.0 pp  ▼  –",
+        "",
+        "overall              1           0  −1 (−100.0%)        0.0%      100.0%  −100.0 pp  ▼  –",
+    ]
+    assert "\x1b" not in render_period_report(report, ReportFormat.table, width=120)
+    coloured = render_period_report(report, ReportFormat.table, width=120, color=True)
+    assert "\n[bold]x[31m|y " in coloured and "\x1b[31m|" not in coloured
 
 
 def test_value_changes_are_named_by_their_kpi_paths() -> None:

@@ -9,16 +9,16 @@ from journeyctl.check import bound_text
 from journeyctl.check import format_value as unit_value
 from journeyctl.render.charts import funnel_svg, trend_svg
 from journeyctl.render.text import (
-    MISSING_VALUE,
-    against_text,
     arrow,
+    breakdown_cells,
+    breakdown_header,
     breakdown_intro,
     breakdown_rows,
-    breakdown_verdict,
     format_change,
     format_duration,
     format_value,
     headlines,
+    missing_value_note,
     percent,
     safe,
     trend_rows,
@@ -129,34 +129,31 @@ def render_html(report: Report) -> str:
 def _breakdown_tables(report: Report) -> list[str]:
     """As in Markdown: per breakdown a row per value and the overall row, the conversion change
     coloured better or worse (bold when significant, which only the overall row can be)."""
-    before, last = report.comparison.period.label, report.current.result.stages[-1].label
     parts = []
+    head = ["", *[" class=n"] * 6, "", ""]  # the numbers right-aligned
     for breakdown, rows in breakdown_rows(report):
         parts += [f"<h3>By {e(breakdown.column)}</h3>", f"<p>{breakdown_intro(report, breakdown, e)}</p>"]
+        titles = breakdown_header(report, breakdown, e)
         parts.append(
-            f"<table><tr><th>{e(breakdown.column)}</th><th class=n>Entered</th><th class=n>Reached "
-            f"{e(last)}</th><th class=n>Change</th><th class=n>Conversion</th><th class=n>{e(before)}</th>"
-            f"<th class=n>Change</th><th></th><th>Against {e(against_text(breakdown))}</th></tr>"
+            "<table><tr>" + "".join(f"<th{a}>{t}</th>" for a, t in zip(head, titles, strict=True)) + "</tr>"
         )
         for row in rows:
-            reached, conversion = row.reached, row.conversion
+            conversion = row.conversion
             css: list[str] = [conversion.direction] if conversion.direction in ("better", "worse") else []
             css += ["sig"] if conversion.significant else []
             moved = f' class="{" ".join(css)}"' if css else ""
+            cells = [" class=n"] * 5 + [f' class="{" ".join(["n", *css])}"', moved, ""]
+            value = "<b>overall</b>" if row.value is None else e(row.value)
             parts.append(
-                f"<tr><td>{'<b>overall</b>' if row.value is None else e(row.value)}</td>"
-                f"<td class=n>{format_value(row.entered, 'count')}</td>"
-                f"<td class=n>{format_value(reached.current, 'count')}</td>"
-                f"<td class=n>{format_change(reached.change, reached.relative_change, 'count')}</td>"
-                f"<td class=n>{percent(conversion.current)}</td>"
-                f"<td class=n>{percent(conversion.previous)}</td>"
-                f'<td class="{" ".join(["n", *css])}">{format_change(conversion.change, None, "rate")}</td>'
-                f"<td{moved}>{arrow(conversion.direction, conversion.change)}</td>"
-                f"<td>{breakdown_verdict(breakdown, row)}</td></tr>"
+                f"<tr><td>{value}</td>"
+                + "".join(
+                    f"<td{a}>{c}</td>" for a, c in zip(cells, breakdown_cells(breakdown, row), strict=True)
+                )
+                + "</tr>"
             )
         parts.append("</table>")
-        if any(row.entered is None or row.conversion.previous is None for row in rows):
-            parts.append(f"<p>{MISSING_VALUE}</p>")
+        if note := missing_value_note(rows):
+            parts.append(f"<p>{note}</p>")
     return parts
 
 

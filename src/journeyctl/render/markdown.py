@@ -9,16 +9,16 @@ import re
 from journeyctl.check import bound_text
 from journeyctl.check import format_value as unit_value
 from journeyctl.render.text import (
-    MISSING_VALUE,
-    against_text,
     arrow,
+    breakdown_cells,
+    breakdown_header,
     breakdown_intro,
     breakdown_rows,
-    breakdown_verdict,
     format_change,
     format_duration,
     format_value,
     headlines,
+    missing_value_note,
     percent,
     safe,
     sparkline,
@@ -98,28 +98,20 @@ def bold(text: str) -> str:
 def breakdown_tables(report: Report) -> list[str]:
     """Per breakdown: the value's units entered and reaching the last stage, its conversion in
     both periods with the change, and its test against the rest; the overall row last."""
-    before, last = report.comparison.period.label, report.current.result.stages[-1].label
     lines = []
     for breakdown, rows in breakdown_rows(report):
         lines += ["", f"### By {md(breakdown.column)}", "", breakdown_intro(report, breakdown, md), ""]
         lines.append(
-            f"| {md(breakdown.column)} | Entered | Reached {md(last)} | Change | Conversion | {before} "
-            f"| Change | | Against {md(against_text(breakdown))} |"
+            "|"
+            + "|".join(f" {title} " if title else " " for title in breakdown_header(report, breakdown, md))
+            + "|"
         )
         lines.append("|---|--:|--:|--:|--:|--:|--:|:-:|---|")
         for row in rows:
-            reached, conversion = row.reached, row.conversion
-            lines.append(
-                f"| {bold('overall') if row.value is None else md(row.value)} "
-                f"| {format_value(row.entered, 'count')} | {format_value(reached.current, 'count')} "
-                f"| {format_change(reached.change, reached.relative_change, 'count')} "
-                f"| {percent(conversion.current)} | {percent(conversion.previous)} "
-                f"| {format_change(conversion.change, None, 'rate')} "
-                f"| {arrow(conversion.direction, conversion.change)} "
-                f"| {breakdown_verdict(breakdown, row)} |"
-            )
-        if any(row.entered is None or row.conversion.previous is None for row in rows):
-            lines += ["", MISSING_VALUE]
+            value = bold("overall") if row.value is None else md(row.value)
+            lines.append(f"| {' | '.join([value, *breakdown_cells(breakdown, row)])} |")
+        if note := missing_value_note(rows):
+            lines += ["", note]
     return lines
 
 

@@ -6,7 +6,8 @@ import io
 from datetime import datetime
 
 from rich import box
-from rich.console import Group
+from rich.console import Console, Group
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -16,10 +17,15 @@ from journeyctl.render.text import (
     against_text,
     arrow,
     attribution_text,
+    breakdown_cells,
+    breakdown_header,
+    breakdown_intro,
+    breakdown_rows,
     format_change,
     format_duration,
     format_value,
     headlines,
+    missing_value_note,
     percent,
     plural,
     safe,
@@ -41,6 +47,12 @@ SHORT = {
     "segment_worse": "segment worse",
 }
 SIGNIFICANT = {"better": "▲", "worse": "▼"}
+
+
+def moved_style(direction: str, *, significant: bool) -> str:
+    """Green for better, red for worse, bold when significant; no style otherwise."""
+    colour = {"better": "green", "worse": "red"}.get(direction, "")
+    return f"{colour} bold" if colour and significant else colour
 
 
 def render_table(result: AnalysisResult, *, width: int | None = None, color: bool = False) -> str:
@@ -152,7 +164,7 @@ def _pending_note(result: AnalysisResult) -> Text:
     end = "" if result.last_event_at is None else f" ({result.last_event_at:%Y-%m-%d %H:%M})"
     text = Text("Pending", style="bold")
     text.append(
-        f" = {result.unit} not at the stage yet whose window is still open at the end of the data{end},"
+        f" = {safe(result.unit)} not at the stage yet whose window is still open at the end of the data{end},"
         f" so they may still convert: {use}.",
         style="dim",
     )
@@ -173,7 +185,7 @@ def _after_drop_off(result: AnalysisResult) -> Group:
         return Group(title, Text(""))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
     table.add_column("Next event", max_width=40)
-    table.add_column(result.unit.capitalize(), justify="right", no_wrap=True)
+    table.add_column(Text(safe(result.unit.capitalize())), justify="right", no_wrap=True)
     table.add_column("Share", justify="right", no_wrap=True)
     for line in after.next_events:
         label = {
@@ -203,7 +215,7 @@ def _breakdown(result: AnalysisResult, breakdown: Breakdown) -> list[Text | Tabl
     title = Text(f"By {safe(breakdown.column)}", style="bold")
     title.append(f" ({safe(rule)}; ▼/▲ significantly worse/better than {safe(against)})", style="dim")
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
-    table.add_column(safe(breakdown.column), max_width=28, overflow="fold")
+    table.add_column(Text(safe(breakdown.column)), max_width=28, overflow="fold")
     for stage in result.stages:
         table.add_column(Text(safe(stage.label)), justify="right")  # narrow: "units" over "%"
     for index, value in enumerate(breakdown.values):
@@ -220,7 +232,7 @@ def _breakdown(result: AnalysisResult, breakdown: Breakdown) -> list[Text | Tabl
     if breakdown.control is not None and all(v.value != breakdown.control for v in breakdown.values):
         notes.append(f"{safe(breakdown.column)}={safe(breakdown.control)} does not occur: nothing is tested")
     else:
-        notes.append(f"no test below {breakdown.min_sample} {result.unit} per group")
+        notes.append(f"no test below {breakdown.min_sample} {safe(result.unit)} per group")
     parts.append(Text(" · ".join(notes), style="dim"))
     return parts
 
@@ -228,8 +240,7 @@ def _breakdown(result: AnalysisResult, breakdown: Breakdown) -> list[Text | Tabl
 def _cell(units: int, from_start: float | None, test: SegmentTest | None) -> Text:
     cell = Text(f"{units:,} {percent(from_start)}")
     if test is not None and test.significant:
-        style = "bold red" if test.direction == "worse" else "bold green"
-        cell.append(SIGNIFICANT[test.direction], style=style)
+        cell.append(SIGNIFICANT[test.direction], style=moved_style(test.direction, significant=True))
     return cell
 
 
@@ -296,6 +307,79 @@ def _data_quality(result: AnalysisResult) -> Text:
     return text
 
 
+def _report_breakdowns(report: Report, console: Console, *, after_pain_points: bool) -> list[Text | Table]:
+    """As in Markdown: per breakdown the sentence saying what its columns count, a row per value
+    and the overall row, the conversion change green or red (bold when significant, which only
+    the overall row can be), a significant test against the rest in its colour."""
+    parts: list[Text | Table] = []
+    for index, (breakdown, rows) in enumerate(breakdown_rows(report)):
+        gap = [] if index == 0 and after_pain_points else [Text("")]  # pain points end with one
+        parts += [*gap, Text(f"By {safe(breakdown.column)}", style="bold")]
+        parts.append(Text(breakdown_intro(report, breakdown, safe), style="dim"))
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+        column, entered, reached, reached_change, *rates, against = breakdown_header(report, breakdown, safe)
+        table.add_column(Text(column), max_width=28, overflow="fold")
+        table.add_column(Text(entered), justify="right", no_wrap=True)
+        for header in (reached, reached_change):  # a long stage label, "+1 (+100.0%)": may wrap
+            table.add_column(Text(header), justify="right")
+        for header in rates:  # the conversions, their change, the arrow: never wrap
+            table.add_column(Text(header), justify="right", no_wrap=True)
+        table.add_column(Text(against), overflow="fold")
+        for number, row in enumerate(rows):
+            *cells, change, moved, tested = breakdown_cells(breakdown, row)
+            style = moved_style(row.conversion.direction, significant=row.conversion.significant)
+            test = row.against
+            verdict_style = moved_style(test.direction, significant=True) if test and test.significant else ""
+            value = Text("overall", style="bold") if row.value is None else Text(safe(row.value))
+            table.add_row(
+                value,
+                *cells,
+                Text(change, style=style),
+                Text(moved, style=style),
+                Text(tested, style=verdict_style),
+                end_section=number == len(rows) - 2,  # a rule above overall
+            )
+        parts.append(fit_columns(table, console))
+        if note := missing_value_note(rows):
+            parts.append(Text(note, style="dim"))
+    return [*parts, Text("")] if parts else []
+
+
+FOLD_WIDTH = 8  # the narrowest a folding column gets: a long value or "variant=control" breaks
+
+
+def fit_columns(table: Table, console: Console) -> Table:
+    """``table`` (compact: a blank divider and one space of padding between columns, none at
+    the edges) fitted to a console it is too wide for, when its wrapping columns fit at their
+    longest word (a folding column at FOLD_WIDTH): they grow to their longest word, then to
+    their full width, the narrowest first; the padding goes when the longest words need it.
+    Rich alone shrinks the widest columns first, below their longest word, which it cuts with
+    an ellipsis. A table that fits as it is, or cannot fit, is left to Rich."""
+    full, words, least = [], [], []
+    for column in table.columns:
+        sizes = [Measurement.get(console, console.options, c) for c in (column.header, *column.cells)]
+        full.append(min(max(m.maximum for m in sizes), column.max_width or console.width))
+        words.append(full[-1] if column.no_wrap else min(max(m.minimum for m in sizes), full[-1]))
+        least.append(min(words[-1], FOLD_WIDTH) if column.overflow == "fold" else words[-1])
+
+    def room(padding: int) -> int:
+        return console.width - (1 + padding) * (len(table.columns) - 1)
+
+    if sum(full) <= room(1) or sum(least) > room(0):
+        return table
+    padding = 1 if sum(words) <= room(1) else 0
+    widths = least
+    for target in (words, full):
+        growing = [i for i, width in enumerate(widths) if width < target[i]]
+        while growing and sum(widths) < room(padding):
+            widths[min(growing, key=lambda i: widths[i])] += 1
+            growing = [i for i in growing if widths[i] < target[i]]
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width = None if column.no_wrap else width
+    table.padding = (0, padding, 0, 0)
+    return table
+
+
 def render_report_table(report: Report, *, width: int | None = None, color: bool = False) -> str:
     """The report for a terminal: headlines, the changes (green better, red worse, bold when
     significant), pain points and the trend with sparklines."""
@@ -312,8 +396,7 @@ def render_report_table(report: Report, *, width: int | None = None, color: bool
         changes.add_column(header, justify="right", no_wrap=True)
     changes.add_column("Verdict", no_wrap=True)
     for c in report.changes:
-        style = {"better": "green", "worse": "red"}.get(c.direction, "")
-        style += " bold" if c.significant else ""
+        style = moved_style(c.direction, significant=c.significant)
         changes.add_row(
             Text(safe(c.label)),
             format_value(c.current, c.kind),
@@ -332,6 +415,7 @@ def render_report_table(report: Report, *, width: int | None = None, color: bool
         parts.append(kpis)
     if report.pain_points:
         parts.append(_pain_points(now.result.model_copy(update={"pain_points": report.pain_points})))
+    parts += _report_breakdowns(report, console, after_pain_points=bool(report.pain_points))
     trend = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
     trend.add_column("Trend", no_wrap=True, max_width=30)
     for point in report.trend:

@@ -24,10 +24,11 @@ if TYPE_CHECKING:
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 __all__ = [
-    "MISSING_VALUE",
     "against_text",
     "arrow",
     "attribution_text",
+    "breakdown_cells",
+    "breakdown_header",
     "breakdown_intro",
     "breakdown_rows",
     "breakdown_verdict",
@@ -35,6 +36,7 @@ __all__ = [
     "format_duration",
     "format_value",
     "headlines",
+    "missing_value_note",
     "percent",
     "plural",
     "safe",
@@ -241,6 +243,47 @@ def breakdown_verdict(breakdown: Breakdown, row: ValueChange) -> str:
     if test.significant and test.q_value is not None:
         return f"{test.direction}, significant ({q_text(test.q_value)})"
     return "not significant"
+
+
+def breakdown_header(report: Report, breakdown: Breakdown, escape: Callable[[str], str]) -> list[str]:
+    """The head of a breakdown's table in the report: the column's name above the values, then
+    a title per cell of ``breakdown_cells`` (the arrow's is empty)."""
+    last, before = report.current.result.stages[-1].label, report.comparison.period.label
+    return [
+        escape(breakdown.column),
+        "Entered",
+        f"Reached {escape(last)}",
+        "Change",
+        "Conversion",
+        escape(before),
+        "Change",
+        "",
+        f"Against {escape(against_text(breakdown))}",
+    ]
+
+
+def breakdown_cells(breakdown: Breakdown, row: ValueChange) -> list[str]:
+    """A value's row of a breakdown's table after the value itself: units entered, reaching the
+    last stage and that change, the conversion in both periods, its change in percentage points
+    with ▲/▼, and the current period's test (``breakdown_verdict``); ``–`` where undefined."""
+    reached, conversion = row.reached, row.conversion
+    return [
+        format_value(row.entered, "count"),
+        format_value(reached.current, "count"),
+        format_change(reached.change, reached.relative_change, "count"),
+        percent(conversion.current),
+        percent(conversion.previous),
+        format_change(conversion.change, None, "rate"),
+        arrow(conversion.direction, conversion.change),
+        breakdown_verdict(breakdown, row),
+    ]
+
+
+def missing_value_note(rows: list[ValueChange]) -> str | None:
+    """The note under a breakdown's table when a value is missing from a period, else None."""
+    if any(row.entered is None or row.conversion.previous is None for row in rows):
+        return MISSING_VALUE
+    return None
 
 
 def text_console(out: TextIO, *, width: int | None, color: bool) -> Console:
