@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -123,6 +124,34 @@ def test_columns_without_values_take_no_role(tmp_path: Path) -> None:
         "  Map the column that holds user ids with `columns.user` in the journey YAML.",
         "  Map the column that holds event times with `columns.time` in the journey YAML.",
         "  Map the column that holds event names with `columns.event` in the journey YAML.",
+    ]
+
+
+def test_a_file_whose_time_column_has_another_name_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a.csv's "timestamp" is the time over both files; b.csv calls it "time", a property here, so
+    # b.csv's row has no first or last seen and the span is a.csv's row alone
+    export(tmp_path, "user_id,timestamp,event\nu1,2026-01-01T10:00:00Z,open\n", "a.csv")
+    export(tmp_path, "user_id,time,event\nu2,2026-01-05T10:00:00Z,buy\n", "b.csv")
+    monkeypatch.chdir(tmp_path)  # short names, so no line wraps
+    code, out, err = run("events", "*.csv")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "2 rows in 2 files, 2 users, from 2026-01-01 10:00 to 2026-01-01 10:00 UTC"
+    assert lines[4:8] == [
+        "user_id     user              2       0   u1                  ",
+        "timestamp   time              1       1   2026-01-01T10:00:00Z",
+        "event       event             2       0   open                ",
+        "time        property          1       1   2026-01-05T10:00:00Z",
+    ]
+    assert lines[8:10] == [
+        "b.csv has no timestamp column: its rows are profiled without it",
+        "  A journey maps the same column names in every file: rename them in the export.",
+    ]
+    assert lines[-2:] == [
+        "buy        1       1                  –                  –",
+        "open       1       1   2026-01-01 10:00   2026-01-01 10:00",
     ]
 
 

@@ -60,8 +60,14 @@ class ColumnRole(Frozen):
     example: str | None
 
 
+class FileGap(Frozen):
+    file: str
+    missing: list[str]  # the recognised user, time and event columns the file does not have
+
+
 class EventsProfile(Frozen):
     files: list[str]
+    files_lacking_columns: list[FileGap]  # of several files, those without a role column
     rows: int
     users: int | None  # distinct non-empty user ids; None without a user column
     first_seen: datetime | None  # the earliest time that parses; None without a time column
@@ -90,11 +96,15 @@ class Validation(Frozen):
     stages: list[StageShare]
 
 
-def _read_all(sources: Sequence[str | Path], csv: CsvOptions) -> tuple[list[Path], pl.DataFrame]:
-    """Every row of every file, all columns as text; ``InputError`` when they cannot be read
-    or hold no row (a profile needs rows to recognise the columns by their values)."""
+def _read_all(
+    sources: Sequence[str | Path], csv: CsvOptions
+) -> tuple[list[Path], pl.DataFrame, list[list[str]]]:
+    """The files, every row of every file with all columns as text (a column a file lacks is
+    empty on its rows), and each file's columns; ``InputError`` when they cannot be read or
+    hold no row (a profile needs rows to recognise the columns by their values)."""
     files = expand_sources(sources)
     frames = [scan_table(path, csv).drop(LINE) for path in files]
+    headers = [frame.collect_schema().names() for frame in frames]
     where = ", ".join(str(f) for f in files[:3]) + (" …" if len(files) > 3 else "")
     try:
         frame = pl.concat(frames, how="diagonal_relaxed").collect()
@@ -113,7 +123,7 @@ def _read_all(sources: Sequence[str | Path], csv: CsvOptions) -> tuple[list[Path
             where=where,
             hint="export the events again, with their rows",
         )
-    return files, frame
+    return files, frame, headers
 
 
 def recognise_roles(frame: pl.DataFrame) -> dict[str, str]:
@@ -212,15 +222,20 @@ def _names_by_rows(events: pl.Series) -> list[str]:
 def profile_events(sources: Sequence[str | Path], *, csv: CsvOptions | None = None) -> EventsProfile:
     """Rows, users and time span, each column's recognised role, and the distinct events (rows,
     users, first and last seen). A user, time or event column that is not recognised is named
-    in ``unrecognised`` and what needs it is left undefined (None), the rest still profiled."""
-    files, frame = _read_all(sources, csv or CsvOptions())
+    in ``unrecognised`` and what needs it is left undefined (None), the rest still profiled.
+    Columns are recognised over all the files; a file without one is in ``files_lacking_columns``
+    (its rows count as empty there)."""
+    files, frame, headers = _read_all(sources, csv or CsvOptions())
     roles = recognise_roles(frame)
     role_of = {column: role for role, column in roles.items()}
     events = _canonical(frame, roles)
     users = events.get_column(USER) if USER in events else None
     times = events.get_column(TS) if TS in events else None
+    mapped = [roles[role] for role in MAPPED_ROLES if role in roles]
+    gaps = [(f, [c for c in mapped if c not in header]) for f, header in zip(files, headers, strict=True)]
     return EventsProfile(
         files=[str(f) for f in files],
+        files_lacking_columns=[FileGap(file=str(f), missing=missing) for f, missing in gaps if missing],
         rows=frame.height,
         users=None if users is None else users.drop_nulls().n_unique(),
         first_seen=None if times is None else times.min(),
@@ -259,7 +274,7 @@ def starter_config(sources: Sequence[str | Path], *, csv: CsvOptions | None = No
     Everything taken from the data is emitted by ``yaml.safe_dump`` (quoted as needed), and
     comments quote names as JSON strings, so no event or column name can inject YAML."""
     options = csv or CsvOptions()
-    files, frame = _read_all(sources, options)
+    files, frame, _ = _read_all(sources, options)
     roles = recognise_roles(frame)
     columns = infer_columns(frame, roles)
     names = _names_by_rows(frame[columns.event]) if columns.event in frame.columns else []
@@ -345,7 +360,7 @@ def _dump(data: dict[str, object]) -> str:
 def validate(journey: JourneyConfig, sources: Sequence[str | Path]) -> Validation:
     """Config events missing from the data, frequent data events (≥ 1% of rows) used by no stage
     or cart key, and the share of rows each stage matches. Rows are read without checks."""
-    files, frame = _read_all(sources, journey.csv)
+    files, frame, _ = _read_all(sources, journey.csv)
     wanted = [journey.columns.user, journey.columns.time, journey.columns.event, *journey.property_columns]
     missing_columns = [c for c in dict.fromkeys(wanted) if c not in frame.columns]
     if missing_columns:

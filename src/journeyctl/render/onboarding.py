@@ -24,6 +24,12 @@ def _map_hint(role: str) -> Text:
     )
 
 
+def _either(names: list[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    *rest, last = names
+    return f"{', '.join(rest)} or {last}" if rest else last
+
+
 def _rows(part: int, rows: int) -> str:
     return "every row" if part == rows else f"{part:,} of {plural(rows, 'row')}"
 
@@ -45,12 +51,17 @@ def _notes(profile: EventsProfile) -> list[Text]:
             Text("Only one column: if its lines hold more fields, give their delimiter with --delimiter.")
         )
     if profile.unrecognised:
-        *rest, last = profile.unrecognised
-        roles = f"{', '.join(rest)} or {last}" if rest else last
+        roles = _either(profile.unrecognised)
         has = "the file has" if len(profile.files) == 1 else "the files have"
         names = ", ".join(safe(c.column) for c in profile.columns)
         notes.append(Text(f"No {roles} column recognised; {has}: {names}"))
         notes += [_map_hint(role) for role in profile.unrecognised]
+    for gap in profile.files_lacking_columns:
+        missing = _either([safe(c) for c in gap.missing])
+        them = "it" if len(gap.missing) == 1 else "them"
+        notes.append(Text(f"{safe(gap.file)} has no {missing} column: its rows are profiled without {them}"))
+    if profile.files_lacking_columns:
+        notes.append(Text("  A journey maps the same column names in every file: rename them in the export."))
     for col in profile.empty_role_columns():
         where = _rows(col.empty, profile.rows)
         notes += [Text(f"The {col.role} column {safe(col.column)} is empty on {where}"), _map_hint(col.role)]
