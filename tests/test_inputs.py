@@ -109,11 +109,36 @@ def test_file_kinds_and_delimiter_sniffing() -> None:
     assert [sniff_delimiter(h) for h in ("a;b;c", "a\tb", "a|b|c,d", "single")] == [";", "\t", "|", ","]
 
 
-def test_epoch_seconds_and_milliseconds_and_nothing_else() -> None:
-    raw = pl.DataFrame({"t": ["1767261600", "1767261600123", "1767261600.5", "12345", "2026-01-01"]})
+def test_epoch_seconds_milliseconds_microseconds_nanoseconds_and_nothing_else() -> None:
+    raw = pl.DataFrame(
+        {
+            "t": [
+                "1767261600",
+                "1767261600123",
+                "1767261600.5",
+                "1767261600123456",  # GA4's event_timestamp
+                "1767261600123456789",  # cut to the microsecond
+                "12345",
+                "17672616001234",  # 14 digits: neither milli- nor microseconds
+                "99999999999999999999",  # 20 digits
+                "2026-01-01",
+            ]
+        }
+    )
     parsed = raw.select(epoch_expr(pl.col("t"))).to_series().to_list()
     base = datetime(2026, 1, 1, 10, tzinfo=UTC)
-    assert parsed == [base, base.replace(microsecond=123_000), base.replace(microsecond=500_000), None, None]
+    exact = base.replace(microsecond=123_456)
+    assert parsed == [
+        base,
+        base.replace(microsecond=123_000),
+        base.replace(microsecond=500_000),
+        exact,
+        exact,
+        None,
+        None,
+        None,
+        None,
+    ]
 
 
 # --- hostile inputs: one file per case, exit 2, one message, no output written ---------------

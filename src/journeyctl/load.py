@@ -303,7 +303,7 @@ def parse_timestamps_expr(raw: pl.Expr, *, time_format: str, timezone: str) -> p
 
     ``auto`` accepts ISO-8601 with ``T`` or a space, seconds to microseconds, with an offset
     or ``Z`` (honoured, so mixed offsets all become UTC) or without (read in ``timezone``),
-    and Unix epoch seconds or milliseconds. An explicit strftime format is
+    and Unix epoch seconds, milliseconds, microseconds or nanoseconds. An explicit strftime format is
     used as given; with ``%z`` its offsets are honoured.
     """
     utc = pl.Datetime("us", "UTC")
@@ -321,13 +321,17 @@ def parse_timestamps_expr(raw: pl.Expr, *, time_format: str, timezone: str) -> p
 
 def epoch_expr(text: pl.Expr) -> pl.Expr:
     """Unix epoch text → ``Datetime(us, UTC)``: 9-10 digits (optionally with a fraction) are
-    seconds, 12-13 digits milliseconds; anything else is null."""
+    seconds, 12-13 digits milliseconds, 15-16 microseconds (GA4's ``event_timestamp``), 18-19
+    nanoseconds (cut to the microsecond); anything else is null."""
     seconds = pl.when(text.str.contains(r"^\d{9,10}(\.\d{1,6})?$")).then(
         text.cast(pl.Float64, strict=False) * 1e6
     )
-    millis = pl.when(text.str.contains(r"^\d{12,13}$")).then(text.cast(pl.Int64, strict=False) * 1000)
-    micros = pl.coalesce(seconds.round(0).cast(pl.Int64), millis)
-    return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    whole = text.cast(pl.Int64, strict=False)
+    millis = pl.when(text.str.contains(r"^\d{12,13}$")).then(whole * 1000)
+    micros = pl.when(text.str.contains(r"^\d{15,16}$")).then(whole)
+    nanos = pl.when(text.str.contains(r"^\d{18,19}$")).then(whole // 1000)
+    found = pl.coalesce(seconds.round(0).cast(pl.Int64), millis, micros, nanos)
+    return found.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
 
 def _localize(naive: pl.Expr, timezone: str) -> pl.Expr:
