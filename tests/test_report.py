@@ -15,6 +15,7 @@ import pytest
 from rich.cells import cell_len
 from typer.testing import CliRunner
 
+from journeyctl import report
 from journeyctl.aggregate import summarize
 from journeyctl.cli import app
 from journeyctl.compare import breakdown_changes, compare_results, direction
@@ -571,3 +572,19 @@ def test_value_changes_are_named_by_their_kpi_paths() -> None:
     assert (email.change, email.relative_change) == pytest.approx((1 / 6, 1 / 3))
     assert (email.direction, email.test, email.significant) == ("better", None, False)
     assert [r.value for r in breakdown_changes(breakdown, None, last_stage="s2")] == ["email", "ad", "social"]
+
+
+def test_the_terminal_trend_leaves_out_the_earliest_periods_rather_than_cut_a_number() -> None:
+    weekly = report([STORE], STORE_YAML, period="week")  # 8 weeks, 2026-W36 to 2026-W43
+    labels = [point.label for point in weekly.trend]
+    wide = render_period_report(weekly, ReportFormat.table, width=120)
+    trend = wide[wide.index("\nTrend") :]
+    assert all(label in trend for label in labels) and "left out of the trend" not in trend
+    # the sparkline of the entered units keeps all 8 weeks (1,024 … 958 in the sample)
+    assert next(line for line in trend.splitlines() if line.startswith("Entered")).endswith("▆▄█▆▃▂▃▁")
+    narrow = render_period_report(weekly, ReportFormat.table, width=80)
+    trend = narrow[narrow.index("\nTrend") :]
+    header = trend.splitlines()[1]
+    assert [label in header for label in labels] == [False] * 3 + [True] * 5
+    assert "2026-W36 to 2026-W38 left out of the trend to fit 80 columns (see --width)" in trend
+    assert "…" not in trend and max(map(len, narrow.splitlines())) <= 80

@@ -380,6 +380,37 @@ def fit_columns(table: Table, console: Console) -> Table:
     return table
 
 
+def _trend(report: Report, console: Console) -> list[Text | Table]:
+    """The trend table of the latest periods that fit the console without cutting a number
+    (all of them when they fit; at least two), and a line naming the periods left out.
+    Row labels wrap at words; the numbers, period headers and sparklines never do."""
+    rows = trend_rows(report)
+    labels = [Text(safe(label)) for label, _, _ in rows]
+    headers = [point.label + ("" if point.complete else "*") for point in report.trend]
+    cells = [[format_value(v, kind) for v in values] for _, values, kind in rows]
+    word = max(Measurement.get(console, console.options, label).minimum for label in labels)
+    widths = [
+        max(Measurement.get(console, console.options, cell).maximum for cell in (header, *column))
+        for header, column in zip(headers, zip(*cells, strict=True), strict=True)
+    ]
+    for shown in range(len(headers), 1, -1):  # label, periods, sparkline: two spaces apart
+        if min(word, 30) + sum(widths[-shown:]) + shown + 2 * (shown + 1) <= console.width:
+            break
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("Trend", max_width=30)
+    for header in headers[-shown:]:
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    for label, row, (_, values, _) in zip(labels, cells, rows, strict=True):
+        table.add_row(label, *row[-shown:], sparkline(values[-shown:]))
+    left_out = [point.label for point in report.trend[: len(headers) - shown]]
+    if not left_out:
+        return [table]
+    periods = left_out[0] if len(left_out) == 1 else f"{left_out[0]} to {left_out[-1]}"
+    note = f"{periods} left out of the trend to fit {console.width} columns (see --width)"
+    return [table, Text(note, style="dim")]
+
+
 def render_report_table(report: Report, *, width: int | None = None, color: bool = False) -> str:
     """The report for a terminal: headlines, the changes (green better, red worse, bold when
     significant), pain points and the trend with sparklines."""
@@ -416,14 +447,7 @@ def render_report_table(report: Report, *, width: int | None = None, color: bool
     if report.pain_points:
         parts.append(_pain_points(now.result.model_copy(update={"pain_points": report.pain_points})))
     parts += _report_breakdowns(report, console, after_pain_points=bool(report.pain_points))
-    trend = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
-    trend.add_column("Trend", no_wrap=True, max_width=30)
-    for point in report.trend:
-        trend.add_column(point.label + ("" if point.complete else "*"), justify="right", no_wrap=True)
-    trend.add_column("", no_wrap=True)
-    for label, values, kind in trend_rows(report):
-        trend.add_row(Text(safe(label)), *(format_value(v, kind) for v in values), sparkline(values))
-    parts.append(trend)
+    parts += _trend(report, console)
     if any(not p.complete for p in report.trend):
         parts.append(Text("* window still open: the numbers may still rise.", style="dim"))
     console.print(Group(*parts))
