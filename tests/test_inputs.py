@@ -253,6 +253,26 @@ def test_quarantine_writes_each_bad_row_with_its_reason(tmp_path: Path) -> None:
     )
 
 
+def test_blank_lines_of_a_csv_are_no_rows_and_keep_the_line_numbers(tmp_path: Path) -> None:
+    # lines 3, 5 and 6 are blank (line 6 with the delimiters only), line 4 has no user
+    source = tmp_path / "blank.csv"
+    source.write_text(
+        "user_id,timestamp,event,channel\n"
+        "u1,2026-01-01T10:00:00Z,landing_view,email\n"
+        "\n"
+        ",2026-01-01T10:01:00Z,landing_view,ad\n"
+        "\n"
+        ",,,\n"
+        "u2,2026-01-01T10:02:00Z,product_view,ad\n"
+        "\n"
+    )
+    with pytest.raises(InputError) as err:
+        analyze([source], load_config(TINY_YAML))
+    assert str(err.value).startswith(f"{source}:4: no user id\n  (1 bad row in all)")
+    skipped = analyze([source], load_config(TINY_YAML), bad_rows="skip")
+    assert (skipped.data_quality.rows_read, skipped.data_quality.bad_rows, skipped.events) == (3, 1, 2)
+
+
 def test_duplicates_future_and_pre_epoch_events_are_counted() -> None:
     source = [HOSTILE / "duplicates_and_odd_times.csv"]
     kept = analyze(source, load_config(TINY_YAML)).data_quality

@@ -254,6 +254,8 @@ def _scan_one(
     else:
         ts = parse_timestamps_expr(text, time_format=time_format, timezone=timezone)
     raw_ts = pl.lit(None, pl.String) if typed is not None else text  # parsed timestamps have no text to quote
+    if file_kind(path) in ("csv", None):  # a blank line (every mapped column empty) is no event
+        frame = frame.filter(~pl.all_horizontal(pl.col(name).is_null() for name in wanted))
     return frame.select(
         pl.lit(index, dtype=pl.UInt32).alias(SOURCE),
         pl.col(LINE).cast(pl.UInt64),
