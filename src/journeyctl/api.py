@@ -266,6 +266,8 @@ def report(
     if files is None or buckets == 1:
         progress.stage("reading events")
         frame = read_events(files or events, journey)
+        progress.stage("analysing periods")
+        progress.advance(0, events=frame.height)
         return build_report(frame, journey, period=period, compare=compare, periods=periods, as_of=moment)
     fail = parse_bad_rows("fail")
     with (
