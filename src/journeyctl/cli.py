@@ -282,7 +282,7 @@ def analyze(
         exports = [("--export-users", export_target(spec)) for spec in export_users or []]
         policy = parse_bad_rows(bad_rows)
         refuse_clashes([("-c", config), *exports, ("-o", output), quarantine_file(policy)])
-        with progress_display(enabled=not quiet and sys.stderr.isatty()) as progress:
+        with progress_display(quiet=quiet) as progress:
             result = api.analyze(
                 events,
                 api.with_funnel_mode(load_config(config), order=order, count=count),
@@ -394,7 +394,7 @@ def check(
         if summary:  # refused before the analysis, not after the verdicts are printed
             refuse_unappendable(Path(summary), name="GITHUB_STEP_SUMMARY")
         journey = api.with_funnel_mode(load_config(config), order=order, count=count)
-        with progress_display(enabled=not quiet and sys.stderr.isatty()) as progress:
+        with progress_display(quiet=quiet) as progress:
             report = api.check(
                 events,
                 journey,
@@ -472,7 +472,7 @@ def report(
         if fmt is None:
             suffix = "" if output is None else output.suffix.lower()
             fmt = REPORT_SUFFIXES.get(suffix, ReportFormat.table)
-        with progress_display(enabled=not quiet and sys.stderr.isatty()) as progress:
+        with progress_display(quiet=quiet) as progress:
             result = api.report(
                 events,
                 load_config(config),

@@ -7,6 +7,7 @@ only once a run has lasted ``DELAY_S``: short runs print nothing.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,9 +68,10 @@ class RichDisplay(Progress):
 
 
 @contextmanager
-def progress_display(*, enabled: bool) -> Iterator[Progress]:
-    """A Rich display on stderr when ``enabled``, else the silent ``Progress``."""
-    if not enabled:
+def progress_display(*, quiet: bool) -> Iterator[Progress]:
+    """A Rich display on stderr when stderr is a terminal and not ``quiet``, else the silent
+    ``Progress``."""
+    if quiet or not sys.stderr.isatty():
         yield Progress()
         return
     display = RichDisplay(Console(stderr=True))
