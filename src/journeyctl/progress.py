@@ -1,7 +1,7 @@
 """Progress of long runs on stderr: the stage of the work, buckets done, events processed.
 
-Silent unless enabled, and enabled by the command line only when stderr is a terminal and
-``--quiet`` is not given, so pipes, files and CI logs never see it. The display appears
+Silent in the library; on the command line shown only when stderr is a terminal and
+``--quiet`` is not given (``progress_display``), so pipes, files and CI logs never see it. The display appears
 only once a run has lasted ``DELAY_S``: short runs print nothing.
 """
 
