@@ -7,6 +7,7 @@ from html import escape
 
 from journeyctl.check import bound_text
 from journeyctl.check import format_value as unit_value
+from journeyctl.compare import MetricChange
 from journeyctl.render.charts import funnel_svg, trend_svg
 from journeyctl.render.text import (
     arrow,
@@ -32,6 +33,13 @@ table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{padding:.2em .7em;borde
 td.n,th.n{text-align:right}.better{color:#1a7f37}.worse{color:#cf222e}.sig{font-weight:bold}
 .note{background:#fff8c5;border-left:4px solid #d4a72c;padding:.5em 1em}.chart svg{max-width:100%;height:auto}
 """
+
+
+def _moved(change: MetricChange) -> list[str]:
+    """The row classes of a change: better or worse, and sig when significant."""
+    if change.direction not in ("better", "worse"):
+        return []
+    return [change.direction, *(["sig"] if change.significant else [])]
 
 
 def e(text: str) -> str:
@@ -91,7 +99,7 @@ def render_html(report: Report) -> str:
         f"<th class=n>{e(before.period.label)}</th><th class=n>Change</th><th></th><th>Verdict</th></tr>"
     )
     for c in report.changes:
-        css = f"{c.direction}{' sig' if c.significant else ''}" if c.direction in ("better", "worse") else ""
+        css = " ".join(_moved(c))
         parts.append(
             f'<tr class="{css}"><td>{e(c.label)}</td><td class=n>{format_value(c.current, c.kind)}</td>'
             f"<td class=n>{format_value(c.previous, c.kind)}</td>"
@@ -139,8 +147,7 @@ def _breakdown_tables(report: Report) -> list[str]:
         )
         for row in rows:
             conversion = row.conversion
-            css: list[str] = [conversion.direction] if conversion.direction in ("better", "worse") else []
-            css += ["sig"] if conversion.significant else []
+            css = _moved(conversion)
             moved = f' class="{" ".join(css)}"' if css else ""
             cells = [" class=n"] * 5 + [f' class="{" ".join(["n", *css])}"', moved, ""]
             value = "<b>overall</b>" if row.value is None else e(row.value)

@@ -21,6 +21,7 @@ from journeyctl.render.text import (
     breakdown_header,
     breakdown_intro,
     breakdown_rows,
+    control_absent,
     format_change,
     format_duration,
     format_value,
@@ -213,7 +214,7 @@ def _breakdown(result: AnalysisResult, breakdown: Breakdown) -> list[Text | Tabl
     rule = attribution_text(result, breakdown, safe)
     against = against_text(breakdown)
     title = Text(f"By {safe(breakdown.column)}", style="bold")
-    title.append(f" ({safe(rule)}; ▼/▲ significantly worse/better than {safe(against)})", style="dim")
+    title.append(f" ({rule}; ▼/▲ significantly worse/better than {safe(against)})", style="dim")
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
     table.add_column(Text(safe(breakdown.column)), max_width=28, overflow="fold")
     for stage in result.stages:
@@ -229,8 +230,8 @@ def _breakdown(result: AnalysisResult, breakdown: Breakdown) -> list[Text | Tabl
     notes = []
     if breakdown.folded_values:
         notes.append(f"{plural(breakdown.folded_values, 'value')} beyond the top {breakdown.top} in (other)")
-    if breakdown.control is not None and all(v.value != breakdown.control for v in breakdown.values):
-        notes.append(f"{safe(breakdown.column)}={safe(breakdown.control)} does not occur: nothing is tested")
+    if control_absent(breakdown):
+        notes.append(f"{safe(against)} does not occur: nothing is tested")
     else:
         notes.append(f"no test below {breakdown.min_sample} {safe(result.unit)} per group")
     parts.append(Text(" · ".join(notes), style="dim"))
@@ -307,13 +308,13 @@ def _data_quality(result: AnalysisResult) -> Text:
     return text
 
 
-def _report_breakdowns(report: Report, console: Console, *, after_pain_points: bool) -> list[Text | Table]:
+def _report_breakdowns(report: Report, console: Console) -> list[Text | Table]:
     """As in Markdown: per breakdown the sentence saying what its columns count, a row per value
     and the overall row, the conversion change green or red (bold when significant, which only
     the overall row can be), a significant test against the rest in its colour."""
     parts: list[Text | Table] = []
     for index, (breakdown, rows) in enumerate(breakdown_rows(report)):
-        gap = [] if index == 0 and after_pain_points else [Text("")]  # pain points end with one
+        gap = [] if index == 0 and report.pain_points else [Text("")]  # pain points end with one
         parts += [*gap, Text(f"By {safe(breakdown.column)}", style="bold")]
         parts.append(Text(breakdown_intro(report, breakdown, safe), style="dim"))
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
@@ -446,7 +447,7 @@ def render_report_table(report: Report, *, width: int | None = None, color: bool
         parts.append(kpis)
     if report.pain_points:
         parts.append(_pain_points(now.result.model_copy(update={"pain_points": report.pain_points})))
-    parts += _report_breakdowns(report, console, after_pain_points=bool(report.pain_points))
+    parts += _report_breakdowns(report, console)
     parts += _trend(report, console)
     if any(not p.complete for p in report.trend):
         parts.append(Text("* window still open: the numbers may still rise.", style="dim"))

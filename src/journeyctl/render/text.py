@@ -32,6 +32,7 @@ __all__ = [
     "breakdown_intro",
     "breakdown_rows",
     "breakdown_verdict",
+    "control_absent",
     "format_change",
     "format_duration",
     "format_value",
@@ -216,7 +217,7 @@ def breakdown_intro(report: Report, breakdown: Breakdown, escape: Callable[[str]
         else ""
     )
     against = escape(against_text(breakdown))
-    if breakdown.control is not None and all(v.value != breakdown.control for v in breakdown.values):
+    if control_absent(breakdown):
         tested = f"{against} does not occur in {now.period.label}: nothing is tested."
     else:
         tested = (
@@ -298,3 +299,8 @@ def text_console(out: TextIO, *, width: int | None, color: bool) -> Console:
         highlight=False,
         emoji=False,
     )
+
+
+def control_absent(breakdown: Breakdown) -> bool:
+    """Whether the breakdown names a control value that none of its values is: nothing tested."""
+    return breakdown.control is not None and all(v.value != breakdown.control for v in breakdown.values)
