@@ -413,3 +413,8 @@ def test_validate_takes_delimiter_and_encoding_over_the_config() -> None:
     assert run("validate", str(messy / "latin1.csv"), "-c", TINY_YAML)[0] == 2
     code, out, _ = run("validate", str(messy / "latin1.csv"), "-c", TINY_YAML, "--encoding", "latin-1")
     assert code == 0 and out.startswith("7 rows")
+
+
+def test_a_width_below_20_is_refused() -> None:
+    result = CliRunner().invoke(app, ["report", "sample_data/store_events.csv", "--width", "-5"])
+    assert result.exit_code == 2 and "--width" in result.stderr

@@ -97,7 +97,9 @@ CountOption = Annotated[
         "entries: every attempt counted (a new one starts after the last converted or expired).",
     ),
 ]
-WidthOption = Annotated[int | None, typer.Option(help="Table width in characters (default: the terminal's).")]
+WidthOption = Annotated[
+    int | None, typer.Option(min=20, help="Table width in characters, at least 20 (default: the terminal's).")
+]
 BadRowsOption = Annotated[
     str,
     typer.Option(
