@@ -15,13 +15,13 @@ from pydantic import ValidationError
 
 from journeyctl.aggregate import data_end_micros, open_window_expr, summarize
 from journeyctl.breakdown import UNFOLDED, breakdown_settings, require_control
-from journeyctl.buckets import bucket_count, default_memory_limit, parse_memory, split_into_buckets
+from journeyctl.buckets import bucket_count, memory_bytes, split_into_buckets
 from journeyctl.check import CheckReport, breakdowns_named, evaluate
 from journeyctl.columns import EVENT, LINE, SESSION, SOURCE, TS, USER
 from journeyctl.config.loading import load_config
 from journeyctl.config.models import SEPARATOR, Count, CsvOptions, JourneyConfig, Order, Severity
 from journeyctl.errors import InputError, UsageError
-from journeyctl.facts import Facts, micros, prepare, user_facts
+from journeyctl.facts import Facts, micros, user_facts
 from journeyctl.filters import RowFilter, entry_range, parse_where, where_expr
 from journeyctl.followup import ExportSpec, drop_off_stage, parse_export, user_ids
 from journeyctl.followup import after_drop_off as drop_off_next_events
@@ -37,8 +37,8 @@ from journeyctl.report import (
     assemble_report,
     build_report,
     facts_in_period,
-    period_facts,
     periods_back,
+    plan_facts,
     plan_report,
 )
 from journeyctl.result import AnalysisResult, DataQuality, Filters, UserExport
@@ -95,14 +95,13 @@ def analyze(
     start, end = entry_range(since, until, timezone=journey.timezone)
     drop_stage = None if after_drop_off is None else drop_off_stage(journey, after_drop_off)
     exports = [parse_export(text, journey) for text in export_users]
+    inputs: list[Path] = []
     if exports and not isinstance(events, pl.DataFrame):
-        events = expand_sources(events)  # once: the checks below and the reading share the list
-    inputs = [] if isinstance(events, pl.DataFrame) or not exports else list(map(Path, events))
-    inputs += [] if isinstance(config, JourneyConfig) else [Path(config)]
+        events = inputs = expand_sources(events)  # once: the checks below and the reading share the list
+    inputs = [*inputs, *([] if isinstance(config, JourneyConfig) else [Path(config)])]
     refuse_overwrites([spec.path for spec in exports], inputs)
     settings = breakdown_settings(journey, by=by, attribution=attribution, top=top, control=control)
     journey = journey.model_copy(update={"breakdowns": settings})
-    limit = parse_memory(memory_limit) if isinstance(memory_limit, str) else memory_limit
     progress = progress or Progress()
     facts, quality = checked_facts(
         events,
@@ -112,7 +111,7 @@ def analyze(
         facts_of=lambda frame: focused_facts(
             frame, journey, filters, since=start, until=end, next_events=drop_stage is not None
         ),
-        memory_limit=limit or default_memory_limit(),
+        memory_limit=memory_bytes(memory_limit),
         progress=progress,
     )
     progress.stage("summarising")
@@ -259,8 +258,7 @@ def report(
     journey = config if isinstance(config, JourneyConfig) else load_config(config)
     moment = None if as_of is None else datetime.combine(as_of, time(), ZoneInfo(journey.timezone))
     periods_back(compare, period, periods=periods)  # the options, before any event is read
-    limit = parse_memory(memory_limit) if isinstance(memory_limit, str) else memory_limit
-    limit = limit or default_memory_limit()
+    limit = memory_bytes(memory_limit)
     progress = progress or Progress()
     files, buckets = bucketing(events, limit)
     if files is None or buckets == 1:
@@ -285,10 +283,7 @@ def report(
 
         def period_facts_of(frame: pl.DataFrame) -> list[Facts]:
             kept = frame if moment is None else frame.filter(pl.col(TS) < moment)
-            if kept.is_empty():
-                return []
-            prepared = prepare(kept, journey)
-            return [period_facts(prepared, journey, p) for p in plan.periods]
+            return [] if kept.is_empty() else plan_facts(kept, journey, plan)
 
         facts, _ = split.facts(policy=fail, dedupe=False, facts_of=period_facts_of, progress=progress)
     progress.stage("summarising")

@@ -98,6 +98,12 @@ def parse_memory(text: str) -> int:
     return limit
 
 
+def memory_bytes(limit: int | str | None) -> int:
+    """A memory limit in bytes: text as ``parse_memory`` reads it, None the default."""
+    parsed = parse_memory(limit) if isinstance(limit, str) else limit
+    return parsed or default_memory_limit()
+
+
 def default_memory_limit() -> int:
     """Half of the memory available now (of all memory where that is unknown)."""
     try:
@@ -246,7 +252,7 @@ class Split:
         if bad:
             handle_bad_rows(pl.concat(bad).sort(SOURCE, LINE), self.files, policy=policy)
         quality = add_quality(counts) if counts else DataQuality(bad_rows_policy=str(policy))
-        if not counts or all(q.rows_read == q.bad_rows for q in counts):
+        if quality.rows_read == quality.bad_rows:
             raise InputError(
                 "no analysable event rows remain",
                 hint=f"all {quality.bad_rows:,} rows were bad; see --bad-rows",

@@ -84,9 +84,14 @@ def build_report(
     first: datetime | None = frame[TS].min()  # type: ignore[assignment]
     last: datetime | None = frame[TS].max()  # type: ignore[assignment]
     plan = plan_report(journey, first, last, period=period, compare=compare, periods=periods, as_of=as_of)
-    prepared = prepare(frame, journey)  # once: every period runs the funnel on the same events
-    results = [summarize(period_facts(prepared, journey, p), journey) for p in plan.periods]
+    results = [summarize(facts, journey) for facts in plan_facts(frame, journey, plan)]
     return assemble_report(plan, journey, results)
+
+
+def plan_facts(frame: pl.DataFrame, journey: JourneyConfig, plan: ReportPlan) -> list[Facts]:
+    """The facts of each of ``plan.periods`` on canonical events ``frame``."""
+    prepared = prepare(frame, journey)  # once: every period runs the funnel on the same events
+    return [period_facts(prepared, journey, p) for p in plan.periods]
 
 
 @dataclass(frozen=True)
