@@ -555,3 +555,16 @@ def test_convert_refuses_to_overwrite_an_input(tmp_path: Path) -> None:
     code, out, err = run("convert", str(source), "-c", str(TINY_YAML), "-o", str(source))
     assert (code, out) == (2, "")
     assert err.startswith(f"error: {source}: the output file is one of the inputs")
+
+
+def test_a_list_property_of_parquet_is_analysed_as_its_json_text(tmp_path: Path) -> None:
+    # the same events as tiny_store.csv, with channel as a one-element list: same funnel,
+    # and the channel values read as JSON text
+    frame = pl.read_csv(TINY, infer_schema=False)
+    source = tmp_path / "nested.parquet"
+    frame.with_columns(pl.concat_list(pl.col("channel"))).write_parquet(source)
+    nested = analyze([source], load_config(TINY_YAML), by=["channel"])
+    flat = analyze([TINY], load_config(TINY_YAML), by=["channel"])
+    assert [s.users for s in nested.stages] == [s.users for s in flat.stages]
+    values = {v.value for v in flat.breakdowns[0].values}
+    assert {v.value for v in nested.breakdowns[0].values} == {f'["{value}"]' for value in values}

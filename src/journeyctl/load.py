@@ -240,7 +240,8 @@ def _scan_one(
         )
     time_name = next(n for n, r in wanted.items() if r == RAW_TS)
     stored = schema[time_name]
-    typed = stored if file_kind(path) == "parquet" and isinstance(stored, pl.Datetime) else None
+    kind = file_kind(path)
+    typed = stored if kind == "parquet" and isinstance(stored, pl.Datetime) else None
     text = pl.col(time_name).cast(pl.String)
     if typed is not None:
         # timestamps stored as timestamps (``journeyctl convert``): nothing to parse
@@ -254,13 +255,13 @@ def _scan_one(
     else:
         ts = parse_timestamps_expr(text, time_format=time_format, timezone=timezone)
     raw_ts = pl.lit(None, pl.String) if typed is not None else text  # parsed timestamps have no text to quote
-    if file_kind(path) in ("csv", None):  # a blank line (every mapped column empty) is no event
+    if kind in ("csv", None):  # a blank line (every mapped column empty) is no event
         frame = frame.filter(~pl.all_horizontal(pl.col(name).is_null() for name in wanted))
     return frame.select(
         pl.lit(index, dtype=pl.UInt32).alias(SOURCE),
         pl.col(LINE).cast(pl.UInt64),
         *(
-            (raw_ts if role == RAW_TS else pl.col(name).cast(pl.String)).alias(role)
+            (raw_ts if role == RAW_TS else _text_expr(name, schema[name])).alias(role)
             for name, role in wanted.items()
         ),
         ts.alias(TS),
