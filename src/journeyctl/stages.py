@@ -14,39 +14,40 @@ MAX_STAGES = 62  # stage bits live in one Int64
 
 
 def assign_stages(events: pl.LazyFrame, stages: Sequence[Stage], names: Sequence[str]) -> pl.LazyFrame:
-    """Add ``stage_mask``: bit ``i`` is set when the row matches stage ``i`` (0-based).
-
-    ``event`` is an ``Enum`` of ``names``: matchers that test only the event name become one
-    table of stage bits per event code, looked up once per row; matchers with ``where``
-    conditions are evaluated per row."""
-    table = [0] * len(names)
-    conditional: list[pl.Expr] = []
-    for i, stage in enumerate(stages):
-        for c, name in enumerate(names):
-            if any(name in m.events for m in stage.match if not m.where):
-                table[c] |= 1 << i
-        tested = [m for m in stage.match if m.where]
-        if tested:
-            hit = pl.any_horizontal([matcher_expr(m, names) for m in tested])
-            conditional.append(pl.when(hit).then(pl.lit(1 << i, pl.Int64)).otherwise(pl.lit(0, pl.Int64)))
-    mask = pl.lit(pl.Series(table, dtype=pl.Int64)).gather(pl.col(EVENT).to_physical())
-    for bit in conditional:
-        mask = mask | bit
-    return events.with_columns(mask.alias(STAGE_MASK))
+    """Add ``stage_mask``: bit ``i`` is set when the row matches stage ``i`` (0-based)
+    (``event`` an ``Enum`` of ``names``, see ``bit_mask``)."""
+    return events.with_columns(bit_mask([stage.match for stage in stages], names).alias(STAGE_MASK))
 
 
 def mark_exclusions(
     events: pl.LazyFrame, exclusions: Sequence[Exclusion], names: Sequence[str]
 ) -> pl.LazyFrame:
     """Add ``excluded_mask``: bit ``x`` is set when the row matches ``funnel.exclude[x]``
-    (``event`` an ``Enum`` of ``names``)."""
+    (``event`` an ``Enum`` of ``names``, see ``bit_mask``)."""
     if not exclusions:
         return events
-    bits = [
-        pl.when(matcher_expr(rule, names)).then(pl.lit(1 << x, pl.Int64)).otherwise(pl.lit(0, pl.Int64))
-        for x, rule in enumerate(exclusions)
-    ]
-    return events.with_columns(pl.sum_horizontal(bits).alias(EXCLUDED))
+    return events.with_columns(bit_mask([[rule] for rule in exclusions], names).alias(EXCLUDED))
+
+
+def bit_mask(rules: Sequence[Sequence[Matcher | Exclusion]], names: Sequence[str]) -> pl.Expr:
+    """An Int64 whose bit ``i`` is set when the row matches any matcher of ``rules[i]``.
+    ``event`` is an ``Enum`` of ``names``: matchers that test only the event name become one
+    table of bits per event code, looked up once per row; matchers with ``where``
+    conditions are evaluated per row."""
+    table = [0] * len(names)
+    conditional: list[pl.Expr] = []
+    for i, matchers in enumerate(rules):
+        for c, name in enumerate(names):
+            if any(name in m.events for m in matchers if not m.where):
+                table[c] |= 1 << i
+        tested = [m for m in matchers if m.where]
+        if tested:
+            hit = pl.any_horizontal([matcher_expr(m, names) for m in tested])
+            conditional.append(pl.when(hit).then(pl.lit(1 << i, pl.Int64)).otherwise(pl.lit(0, pl.Int64)))
+    mask = pl.lit(pl.Series(table, dtype=pl.Int64)).gather(pl.col(EVENT).to_physical())
+    for bit in conditional:
+        mask = mask | bit
+    return mask
 
 
 def restrict_entries(
