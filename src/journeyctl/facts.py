@@ -143,10 +143,14 @@ class Prepared:
 
     frame: pl.DataFrame  # the canonical events
     events: pl.DataFrame  # ``prepare_events`` of ``frame``
-    sessions_are_runs: bool  # inactivity sessions: ids ascend along the sorted rows
     sessions: pl.DataFrame
     baskets: pl.DataFrame
     buyers: pl.DataFrame
+
+    @property
+    def sessions_are_runs(self) -> bool:
+        """Inactivity sessions (no session column): their ids ascend along the sorted rows."""
+        return SESSION not in self.frame.columns
 
 
 def prepare(frame: pl.DataFrame, journey: JourneyConfig) -> Prepared:
@@ -171,7 +175,7 @@ def prepare(frame: pl.DataFrame, journey: JourneyConfig) -> Prepared:
         ]
     )
     sessions = sessions.select("events", "start", "landing_channel", "landing_stage", "bounced")
-    return Prepared(frame, events, contiguous, sessions, baskets, buyers)
+    return Prepared(frame, events, sessions, baskets, buyers)
 
 
 def user_facts(
