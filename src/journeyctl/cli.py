@@ -98,7 +98,10 @@ CountOption = Annotated[
     ),
 ]
 WidthOption = Annotated[
-    int | None, typer.Option(min=20, help="Table width in characters, at least 20 (default: the terminal's).")
+    int | None,
+    typer.Option(
+        min=20, metavar="N", help="Table width in characters, at least 20 (default: the terminal's)."
+    ),
 ]
 BadRowsOption = Annotated[
     str,
