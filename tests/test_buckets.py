@@ -21,6 +21,7 @@ from journeyctl.columns import LINE, USER
 from journeyctl.config.loading import load_config
 from journeyctl.config.models import JourneyConfig
 from journeyctl.errors import InputError, UsageError
+from journeyctl.facts import Facts
 from journeyctl.load import RAW_TS, bad_rows_expr, load_journey_events
 from journeyctl.progress import Progress, RichDisplay
 from tests import reference
@@ -178,15 +179,16 @@ def test_timestamps_in_other_layouts_and_quarantined_rows_match_the_in_memory_pa
     assert kept_by_bucket == kept and kept.count(b"\n") == 4
 
 
-def test_a_full_disk_while_splitting_is_one_clear_error(
-    small_buckets: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+@pytest.mark.parametrize(("owner", "writer"), [(pl, "collect_all"), (pl.DataFrame, "write_ipc")])
+def test_a_full_disk_while_splitting_or_keeping_facts_is_one_clear_error(
+    small_buckets: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, owner: object, writer: str
 ) -> None:
     del small_buckets
 
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(pl.DataFrame, "write_parquet", full)
+    monkeypatch.setattr(owner, writer, full)  # the bucket files, or the facts of a bucket done
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with pytest.raises(InputError) as err:
         analyze([STORE], ECOMMERCE, memory_limit=LIMIT)
@@ -218,8 +220,8 @@ def test_an_error_in_one_bucket_stops_the_buckets_not_yet_started(
 def test_kept_facts_that_outgrow_the_limit_are_refused_after_the_first_buckets(
     small_buckets: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # the plan reserves nothing for the kept facts, and the limit leaves 100 kB beside a
-    # bucket: the store sample's users keep about 12 bytes an event, 450 kB in all
+    # the plan expects nothing of the kept facts, and the limit leaves 100 kB for them in the
+    # summary: the store sample's users keep about 12 bytes an event, 450 kB in all
     del small_buckets
     monkeypatch.setattr("journeyctl.buckets.KEPT_BYTES_PER_EVENT", 0)
     monkeypatch.setattr("journeyctl.buckets.MIN_BUCKET_BYTES", LIMIT - BASE_BYTES - 100_000)
@@ -240,6 +242,34 @@ def test_kept_facts_that_outgrow_the_limit_are_refused_after_the_first_buckets(
     assert len(started) <= 4  # the two buckets projected, and at most the next one per worker
     monkeypatch.setattr("journeyctl.buckets.MIN_BUCKET_BYTES", LIMIT - BASE_BYTES - 10_000_000)
     assert analyze([STORE], ECOMMERCE, memory_limit=LIMIT).events == 38_037  # 10 MB is room enough
+
+
+def test_the_facts_of_the_buckets_done_wait_on_disk_until_the_summary(
+    small_buckets: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[int, tuple[str, ...]]] = []
+    gather = buckets.gather_facts
+
+    def inspected(parts: list[Facts], folders: list[Path]) -> Facts:
+        for facts, folder in zip(parts, folders, strict=True):
+            rows = sum(t.height for t in (facts.funnel, facts.sessions, facts.baskets, facts.buyers))
+            seen.append((rows, tuple(sorted(path.name for path in folder.iterdir()))))
+        return gather(parts, folders)
+
+    monkeypatch.setattr(buckets, "gather_facts", inspected)
+    spilled = analyze([STORE], ECOMMERCE, memory_limit=LIMIT)
+    assert len(seen) == small_buckets  # every bucket has users
+    assert set(seen) == {(0, ("baskets.arrow", "buyers.arrow", "funnel.arrow", "sessions.arrow"))}
+    assert spilled.stages == analyze([STORE], ECOMMERCE).stages
+
+
+def test_the_buckets_have_the_whole_limit_however_much_the_kept_facts_take(
+    small_buckets: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = buckets.estimated_events([STORE])
+    most = (LIMIT - BASE_BYTES - buckets.MIN_BUCKET_BYTES) // events  # all but the summary's room
+    monkeypatch.setattr("journeyctl.buckets.KEPT_BYTES_PER_EVENT", most)
+    assert bucket_count([STORE], LIMIT) == small_buckets
 
 
 def test_duplicates_are_counted_across_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
