@@ -272,6 +272,15 @@ def test_the_buckets_have_the_whole_limit_however_much_the_kept_facts_take(
     assert bucket_count([STORE], LIMIT) == small_buckets
 
 
+def test_a_bucket_holds_at_most_so_many_events_however_large_the_limit(
+    small_buckets: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = buckets.estimated_events([STORE])
+    monkeypatch.setattr("journeyctl.buckets.MAX_BUCKET_EVENTS", events // (small_buckets * 3))
+    assert bucket_count([STORE], LIMIT) == -(-events // (events // (small_buckets * 3)))
+    assert bucket_count([STORE], 2**40) == 1  # what fits in memory at once is not split
+
+
 def test_duplicates_are_counted_across_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("journeyctl.buckets.BYTES_PER_EVENT", LIMIT)
     source = [HOSTILE / "duplicates_and_odd_times.csv"]

@@ -54,6 +54,11 @@ BASE_BYTES = 400 * 2**20
 KEPT_BYTES_PER_EVENT = 20
 FACT_TABLES = ("funnel", "sessions", "baskets", "buyers")
 MIN_BUCKET_BYTES = 64 * 2**20
+# a bucket holds at most this many events, however much room there is: larger buckets cost
+# more per event (the analysis of 5M events took 2.6× the time per event of 2.5M, its arrays
+# mapped fresh for each bucket), and 100M events at the default limit (11 GiB) took 97.7 s
+# in 11 buckets, 74.2 s in 50
+MAX_BUCKET_EVENTS = 2_000_000
 # buckets analysed at once: one bucket's analysis keeps about 1.3 of 2 cores busy, two
 # fill them (each bucket gets half the room)
 WORKERS = 2
@@ -141,7 +146,8 @@ def estimated_events(files: Sequence[Path]) -> int:
 
 def bucket_count(files: Sequence[Path], memory_limit: int) -> int:
     """How many buckets keep the analysis within ``memory_limit``: the working memory of the
-    ``WORKERS`` buckets analysed at once; 1 means the events fit in memory at once.
+    ``WORKERS`` buckets analysed at once, and at most ``MAX_BUCKET_EVENTS`` events a bucket;
+    1 means the events fit in memory at once.
     ``UsageError`` when the facts summarised at the end would not fit."""
     events = estimated_events(files)
     room = memory_limit - BASE_BYTES
@@ -154,7 +160,7 @@ def bucket_count(files: Sequence[Path], memory_limit: int) -> int:
             hint=f"give at least {-(-need // 2**30)}GiB (the exact medians keep about "
             f"{KEPT_BYTES_PER_EVENT} bytes per event in memory)",
         )
-    return -(-events * BYTES_PER_EVENT * WORKERS // room)
+    return max(-(-events * BYTES_PER_EVENT * WORKERS // room), -(-events // MAX_BUCKET_EVENTS))
 
 
 @contextmanager
