@@ -46,7 +46,7 @@ from journeyctl.result import DataQuality
 BUCKET = "_bucket"
 # peak resident bytes per event of the in-memory analysis: 250–360 above the interpreter's
 # own ~300 MB on the bench/ exports (10M and 1M events); 600 leaves room for wider exports
-# (100M at 3 GiB: 167 buckets, two at a time, peak 2,360 MiB)
+# (100M at 3 GiB: 52 buckets, two at a time, peak 2,438 MiB)
 BYTES_PER_EVENT = 600
 BASE_BYTES = 400 * 2**20
 # the per-user and per-session facts summarised once the buckets are done (funnel paths for
