@@ -65,6 +65,13 @@ def counts(tool: str, out: str) -> list[int] | None:
     return [stage["users"] for stage in data["stages"]] if tool.startswith("journeyctl") else list(data)
 
 
+def spread(walls: dict[str, list[float]]) -> str:
+    """The spread (standard deviation) of each name's wall times, as one line."""
+    return "wall-time spread (stdev, s): " + ", ".join(
+        f"{name} {statistics.pstdev(times):.2f}" for name, times in walls.items()
+    )
+
+
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -127,8 +134,7 @@ def main() -> None:
             if tool not in ours and not tool.startswith("polars"):
                 faster = ", ".join(f"{t}: {medians[tool][0] / medians[t][0]:.2f}×" for t in ours)
                 print(f"{tool} time / journeyctl time: {faster}")
-        spread = {t: statistics.pstdev([r[0] for r in runs[t]]) for t in runs}
-        print("wall-time spread (stdev, s): " + ", ".join(f"{t} {s:.2f}" for t, s in spread.items()))
+        print(spread({tool: [run[0] for run in tool_runs] for tool, tool_runs in runs.items()}))
         print(f"load average after: {load_average()}")
     print(f"\nmedian of {args.repeat} whole-process runs after one warm-up round, tools interleaved")
 

@@ -13,11 +13,10 @@ the growth of wall and CPU time from the size before, against the growth of the 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
-from run import ANALYZE, HERE, ROOT, load_average, measure, prepare, size
+from run import ANALYZE, HERE, ROOT, load_average, measure, prepare, size, spread
 
 
 def main() -> None:
@@ -54,8 +53,7 @@ def main() -> None:
             growth = [f"{size(label) / before[0]:.0f}", f"{wall / before[1]:.2f}", f"{cpu / before[2]:.2f}"]
         print(f"| {size(label):,} | {wall:.2f} | {cpu:.2f} | {rss:,.0f} | {' | '.join(growth)} |")
         before = (size(label), wall, cpu)
-    spread = {label: statistics.pstdev([r[0] for r in runs[label]]) for label in labels}
-    print("\nwall-time spread (stdev, s): " + ", ".join(f"{label} {s:.2f}" for label, s in spread.items()))
+    print("\n" + spread({label: [run[0] for run in label_runs] for label, label_runs in runs.items()}))
     print(f"load average after: {load_average()}")
     print(f"median of {args.repeat} whole-process runs after one warm-up round, sizes taking turns")
 
