@@ -98,6 +98,8 @@ def main() -> None:
     parser.add_argument("--config", default=str(ROOT / "configs" / "ecommerce.yaml"))
     parser.add_argument("--tools", nargs="+", default=DEFAULT_TOOLS, choices=list(TOOLS))
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     print(f"# {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()}")
     for label in args.events:
         file, parquet = prepare(label, args.data, args.config, args.tools)

@@ -20,13 +20,15 @@ from run import ANALYZE, HERE, ROOT, load_average, measure, prepare, size, sprea
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--events", nargs="+", default=["1m", "10m", "100m"], help="sizes such as 1m 10m")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--data", type=Path, default=HERE / "data", help="where exports are kept")
     parser.add_argument("--config", default=str(ROOT / "configs" / "ecommerce.yaml"))
     parser.add_argument("--memory-limit", default="3GiB", help="passed to journeyctl; 'none' for the default")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     limit = [] if args.memory_limit == "none" else ["--memory-limit", args.memory_limit]
     labels = sorted(args.events, key=size)
     commands = {}
@@ -50,7 +52,7 @@ def main() -> None:
         wall, cpu, rss = sorted(runs[label])[len(runs[label]) // 2]
         growth = ["", "", ""]
         if before is not None:
-            growth = [f"{size(label) / before[0]:.0f}", f"{wall / before[1]:.2f}", f"{cpu / before[2]:.2f}"]
+            growth = [f"{size(label) / before[0]:g}", f"{wall / before[1]:.2f}", f"{cpu / before[2]:.2f}"]
         print(f"| {size(label):,} | {wall:.2f} | {cpu:.2f} | {rss:,.0f} | {' | '.join(growth)} |")
         before = (size(label), wall, cpu)
     print("\n" + spread({label: [run[0] for run in label_runs] for label, label_runs in runs.items()}))

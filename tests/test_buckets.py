@@ -15,7 +15,15 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from journeyctl import analyze, buckets, check, report
-from journeyctl.buckets import BASE_BYTES, bucket_count, parse_memory, read_bucket, split_by_user
+from journeyctl.buckets import (
+    BASE_BYTES,
+    Bucket,
+    Spilled,
+    bucket_count,
+    parse_memory,
+    read_bucket,
+    split_by_user,
+)
 from journeyctl.cli import app
 from journeyctl.columns import LINE, USER
 from journeyctl.config.loading import load_config
@@ -179,7 +187,9 @@ def test_timestamps_in_other_layouts_and_quarantined_rows_match_the_in_memory_pa
     assert kept_by_bucket == kept and kept.count(b"\n") == 4
 
 
-@pytest.mark.parametrize(("owner", "writer"), [(pl, "collect_all"), (pl.DataFrame, "write_ipc")])
+@pytest.mark.parametrize(
+    ("owner", "writer"), [(pl, "collect_all"), (pl.DataFrame, "write_ipc"), (pl, "scan_ipc")]
+)
 def test_a_full_disk_while_splitting_or_keeping_facts_is_one_clear_error(
     small_buckets: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, owner: object, writer: str
 ) -> None:
@@ -188,11 +198,12 @@ def test_a_full_disk_while_splitting_or_keeping_facts_is_one_clear_error(
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(owner, writer, full)  # the bucket files, or the facts of a bucket done
+    monkeypatch.setattr(owner, writer, full)  # the bucket files; the facts of a bucket done, or their reading
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with pytest.raises(InputError) as err:
         analyze([STORE], ECOMMERCE, memory_limit=LIMIT)
-    assert err.value.message == "cannot write the temporary bucket files: [Errno 28] No space left on device"
+    detail = "[Errno 28] No space left on device"
+    assert err.value.message == f"cannot write or read the temporary bucket files: {detail}"
     assert (err.value.where, list(tmp_path.iterdir())) == (str(tmp_path), [])  # and nothing left behind
 
 
@@ -224,7 +235,7 @@ def test_kept_facts_that_outgrow_the_limit_are_refused_after_the_first_buckets(
     # summary: the store sample's users keep about 12 bytes an event, 450 kB in all
     del small_buckets
     monkeypatch.setattr("journeyctl.buckets.KEPT_BYTES_PER_EVENT", 0)
-    monkeypatch.setattr("journeyctl.buckets.MIN_BUCKET_BYTES", LIMIT - BASE_BYTES - 100_000)
+    monkeypatch.setattr("journeyctl.buckets.SUMMARY_BYTES", LIMIT - BASE_BYTES - 100_000)
     started: list[int] = []
     read = buckets.read_bucket
 
@@ -240,34 +251,49 @@ def test_kept_facts_that_outgrow_the_limit_are_refused_after_the_first_buckets(
     assert message.endswith("bytes per event; users with few events each keep the most)")
     assert err.value.hint == "give at least 2GiB"
     assert len(started) <= 4  # the two buckets projected, and at most the next one per worker
-    monkeypatch.setattr("journeyctl.buckets.MIN_BUCKET_BYTES", LIMIT - BASE_BYTES - 10_000_000)
+    monkeypatch.setattr("journeyctl.buckets.SUMMARY_BYTES", LIMIT - BASE_BYTES - 10_000_000)
     assert analyze([STORE], ECOMMERCE, memory_limit=LIMIT).events == 38_037  # 10 MB is room enough
 
 
 def test_the_facts_of_the_buckets_done_wait_on_disk_until_the_summary(
-    small_buckets: int, monkeypatch: pytest.MonkeyPatch
+    small_buckets: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    seen: list[tuple[int, tuple[str, ...]]] = []
-    gather = buckets.gather_facts
+    files = ("baskets.arrow", "buyers.arrow", "funnel.arrow", "sessions.arrow")
+    seen: list[tuple[int, tuple[str, ...]]] = []  # (rows in memory, files on disk) of each bucket done
+    refuse = buckets.refuse_outgrown_facts
 
-    def inspected(parts: list[Facts], folders: list[Path]) -> Facts:
-        for facts, folder in zip(parts, folders, strict=True):
-            rows = sum(t.height for t in (facts.funnel, facts.sessions, facts.baskets, facts.buyers))
-            seen.append((rows, tuple(sorted(path.name for path in folder.iterdir()))))
-        return gather(parts, folders)
+    def inspected(done: list[Bucket], *, events: int, memory_limit: int) -> None:  # after two buckets
+        for spilled in (s for outcome in done for s in outcome.facts):
+            rows = sum(table.height for table in buckets.fact_tables(spilled.facts).values())
+            seen.append((rows, tuple(sorted(path.name for path in spilled.folder.iterdir()))))
+        refuse(done, events=events, memory_limit=memory_limit)
 
-    monkeypatch.setattr(buckets, "gather_facts", inspected)
-    spilled = analyze([STORE], ECOMMERCE, memory_limit=LIMIT)
-    assert len(seen) == small_buckets  # every bucket has users
-    assert set(seen) == {(0, ("baskets.arrow", "buyers.arrow", "funnel.arrow", "sessions.arrow"))}
-    assert spilled.stages == analyze([STORE], ECOMMERCE).stages
+    monkeypatch.setattr(buckets, "refuse_outgrown_facts", inspected)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    bucketed = analyze([STORE], ECOMMERCE, memory_limit=LIMIT)
+    assert seen == [(0, files), (0, files)]  # in the first two buckets, before the others started
+    in_memory = analyze([STORE], ECOMMERCE, memory_limit=64 * 2**30)
+    assert bucketed == in_memory.model_copy(update={"data_quality": bucketed.data_quality})
+    assert small_buckets > 2 and list(tmp_path.iterdir()) == []  # the files are gone after the run
+
+
+def test_the_limit_named_for_kept_facts_that_outgrow_it_holds_them() -> None:
+    # the first buckets read 1,000 events and keep 100,000 bytes: 100 a event, 10 GB for 100M;
+    # with the interpreter's 400 MiB and the summary's 64 MiB, 10.46 GB: 10 GiB
+    empty = pl.DataFrame()
+    facts = Facts(empty, empty, empty, empty, events=1_000, users=10, first_ts=None, last_ts=None)
+    done = [Bucket(sources=[0], events=1_000, bad=empty, facts=[Spilled(facts, Path("."), 100_000)])]
+    with pytest.raises(UsageError) as err:
+        buckets.refuse_outgrown_facts(done, events=100_000_000, memory_limit=4 * 2**30)
+    assert err.value.hint == "give at least 10GiB"
+    buckets.refuse_outgrown_facts(done, events=100_000_000, memory_limit=10 * 2**30)
 
 
 def test_the_buckets_have_the_whole_limit_however_much_the_kept_facts_take(
     small_buckets: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = buckets.estimated_events([STORE])
-    most = (LIMIT - BASE_BYTES - buckets.MIN_BUCKET_BYTES) // events  # all but the summary's room
+    most = (LIMIT - BASE_BYTES - buckets.SUMMARY_BYTES) // events  # all but the summary's room
     monkeypatch.setattr("journeyctl.buckets.KEPT_BYTES_PER_EVENT", most)
     assert bucket_count([STORE], LIMIT) == small_buckets
 
@@ -275,9 +301,11 @@ def test_the_buckets_have_the_whole_limit_however_much_the_kept_facts_take(
 def test_a_bucket_holds_at_most_so_many_events_however_large_the_limit(
     small_buckets: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    events = buckets.estimated_events([STORE])
-    monkeypatch.setattr("journeyctl.buckets.MAX_BUCKET_EVENTS", events // (small_buckets * 3))
-    assert bucket_count([STORE], LIMIT) == -(-events // (events // (small_buckets * 3)))
+    # the store sample is estimated at 35,840 events (2,867,274 bytes / 80): 36 buckets of
+    # about 1,000 by the memory, 72 of at most 500 by the cap
+    assert (buckets.estimated_events([STORE]), small_buckets) == (35_840, 36)
+    monkeypatch.setattr("journeyctl.buckets.MAX_BUCKET_EVENTS", 500)
+    assert bucket_count([STORE], LIMIT) == 72
     assert bucket_count([STORE], 2**40) == 1  # what fits in memory at once is not split
 
 

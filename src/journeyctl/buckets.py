@@ -46,18 +46,18 @@ from journeyctl.result import DataQuality
 BUCKET = "_bucket"
 # peak resident bytes per event of the in-memory analysis: 250–360 above the interpreter's
 # own ~300 MB on the bench/ exports (10M and 1M events); 600 leaves room for wider exports
-# (100M at 3 GiB: 52 buckets, two at a time, peak 2,438 MiB)
+# (100M at 3 GiB: 44 buckets by this, 52 by MAX_BUCKET_EVENTS, two at a time, peak 2,438 MiB)
 BYTES_PER_EVENT = 600
 BASE_BYTES = 400 * 2**20
 # the per-user and per-session facts summarised once the buckets are done (funnel paths for
 # exact medians, sessions for the bounce breakdowns): about 13 bytes per event on bench/ exports
 KEPT_BYTES_PER_EVENT = 20
-FACT_TABLES = ("funnel", "sessions", "baskets", "buyers")
-MIN_BUCKET_BYTES = 64 * 2**20
-# a bucket holds at most this many events, however much room there is: larger buckets cost
-# more per event (the analysis of 5M events took 2.6× the time per event of 2.5M, its arrays
-# mapped fresh for each bucket), and 100M events at the default limit (11 GiB) took 97.7 s
-# in 11 buckets, 74.2 s in 50
+# the summary's own working memory beside the kept facts of all users (medians, breakdowns)
+SUMMARY_BYTES = 64 * 2**20
+# once the events are split, a bucket holds about this many at most (by the estimated count),
+# however much room there is: larger buckets cost more per event (the analysis of 5M events
+# took 2.6× the time per event of 2.5M, its arrays mapped fresh for each bucket), and 100M
+# events at the default limit (11 GiB) took 97.7 s in 11 buckets, 74.2 s in 50
 MAX_BUCKET_EVENTS = 2_000_000
 # buckets analysed at once: one bucket's analysis keeps about 1.3 of 2 cores busy, two
 # fill them (each bucket gets half the room)
@@ -75,18 +75,26 @@ FactsOf = Callable[[pl.DataFrame], Sequence[Facts]]
 
 
 @dataclass(frozen=True)
+class Spilled:
+    """One analysis's kept facts of one bucket, written to ``folder`` (``spill_facts``):
+    ``facts`` keeps the counts, its tables are empty; ``size`` is the tables' memory."""
+
+    facts: Facts
+    folder: Path
+    size: int
+
+
+@dataclass(frozen=True)
 class Bucket:
     """What one bucket contributes: its files (``_source``), its bad rows, and the kept facts
-    (written to disk, ``spill_facts``) and counts of its good rows (none when it had none, or
-    once ``--bad-rows fail`` failed)."""
+    (one per analysis, on disk) and counts of its good rows (none when it had none, or once
+    ``--bad-rows fail`` failed)."""
 
     sources: list[int]
     events: int  # rows read, bad ones included
     bad: pl.DataFrame
-    facts: list[Facts]
-    quality: DataQuality | None
-    folders: list[Path]  # where each of ``facts`` wrote its tables
-    kept: int  # bytes of the facts' tables
+    facts: Sequence[Spilled] = ()
+    quality: DataQuality | None = None
 
 
 def parse_memory(text: str) -> int:
@@ -153,8 +161,8 @@ def bucket_count(files: Sequence[Path], memory_limit: int) -> int:
     room = memory_limit - BASE_BYTES
     if events * BYTES_PER_EVENT <= room:
         return 1
-    if room - events * KEPT_BYTES_PER_EVENT < MIN_BUCKET_BYTES:
-        need = BASE_BYTES + events * KEPT_BYTES_PER_EVENT + MIN_BUCKET_BYTES
+    if room - events * KEPT_BYTES_PER_EVENT < SUMMARY_BYTES:
+        need = BASE_BYTES + events * KEPT_BYTES_PER_EVENT + SUMMARY_BYTES
         raise UsageError(
             f"--memory-limit {memory_limit / 2**30:.1f} GiB is too small for about {events:,} events",
             hint=f"give at least {-(-need // 2**30)}GiB (the exact medians keep about "
@@ -213,33 +221,24 @@ class Split:
         progress.stage("analysing buckets", total=self.buckets)
         now = datetime.now(UTC)  # one moment for every bucket's "events in the future"
         failing = threading.Event()  # with --bad-rows fail, once a bad row is seen only bad rows matter
+        spill_root = Path(tempfile.mkdtemp(prefix="facts-", dir=self.root))  # one per call
 
         def analyse(bucket: int) -> Bucket:
             frame = read_bucket(self.root, bucket, self.journey)
             if frame.is_empty():
-                return Bucket(sources=[], events=0, bad=frame, facts=[], quality=None, folders=[], kept=0)
+                return Bucket(sources=[], events=0, bad=frame)
             bad_mask = bad_row_mask(frame)
             bad = frame.filter(bad_mask)
             if policy.action == "fail" and bad.height:
                 failing.set()
             sources = frame[SOURCE].unique().to_list()
             if failing.is_set():
-                return Bucket(
-                    sources=sources, events=frame.height, bad=bad, facts=[], quality=None, folders=[], kept=0
-                )
+                return Bucket(sources=sources, events=frame.height, bad=bad)
             good, quality = split_quality(frame, bad_mask, policy=policy, dedupe=dedupe, now=now)
             checked = good.drop(RAW_TS, SOURCE, LINE)
             facts = [] if good.is_empty() else [kept_facts(f) for f in facts_of(checked)]
-            folders = [self.root / "_facts" / f"{bucket}-{index}" for index in range(len(facts))]
-            return Bucket(
-                sources=sources,
-                events=frame.height,
-                bad=bad,
-                facts=[spill_facts(f, folder) for f, folder in zip(facts, folders, strict=True)],
-                quality=quality,
-                folders=folders,
-                kept=sum(kept_bytes(f) for f in facts),
-            )
+            spilled = [spill_facts(f, spill_root / f"{bucket}-{i}") for i, f in enumerate(facts)]
+            return Bucket(sources=sources, events=frame.height, bad=bad, facts=spilled, quality=quality)
 
         failed = threading.Event()
 
@@ -277,10 +276,8 @@ class Split:
                 "no analysable event rows remain",
                 hint=f"all {quality.bad_rows:,} rows were bad; see --bad-rows",
             )
-        analyses = len(kept[0].facts) if kept else 0
-        return [
-            gather_facts([b.facts[i] for b in kept], [b.folders[i] for b in kept]) for i in range(analyses)
-        ], quality
+        analyses = zip(*(outcome.facts for outcome in kept), strict=True)  # by analysis, buckets in order
+        return [gather_facts(list(parts)) for parts in analyses], quality
 
 
 def refuse_outgrown_facts(done: Sequence[Bucket], *, events: int, memory_limit: int) -> None:
@@ -288,22 +285,16 @@ def refuse_outgrown_facts(done: Sequence[Bucket], *, events: int, memory_limit: 
     not fit in ``memory_limit`` for the summary: ``bucket_count`` checked
     ``KEPT_BYTES_PER_EVENT``, and users with few events each keep more per event than that."""
     seen = sum(outcome.events for outcome in done)
-    kept = sum(outcome.kept for outcome in done)
+    kept = sum(spilled.size for outcome in done for spilled in outcome.facts)
     projected = kept * events // max(seen, 1)
-    if BASE_BYTES + projected + MIN_BUCKET_BYTES <= memory_limit:
+    if BASE_BYTES + projected + SUMMARY_BYTES <= memory_limit:
         return
-    need = memory_limit + projected - events * KEPT_BYTES_PER_EVENT
+    need = BASE_BYTES + projected + SUMMARY_BYTES
     raise UsageError(
         f"--memory-limit {memory_limit / 2**30:.1f} GiB is too small for these users: the facts kept "
         f"for the exact medians would take about {projected / 2**20:,.1f} MiB "
         f"({kept / max(seen, 1):.0f} bytes per event; users with few events each keep the most)",
         hint=f"give at least {-(-need // 2**30)}GiB",
-    )
-
-
-def kept_bytes(facts: Facts) -> int:
-    return sum(
-        int(frame.estimated_size()) for frame in (facts.funnel, facts.sessions, facts.baskets, facts.buyers)
     )
 
 
@@ -315,37 +306,47 @@ def kept_facts(facts: Facts) -> Facts:
     return replace(facts, sessions=sessions)
 
 
-def spill_facts(facts: Facts, folder: Path) -> Facts:
-    """``facts`` with its tables written to ``folder`` (Arrow IPC, every type as it is) and
-    emptied: the facts of the buckets done wait on disk, so the buckets analysed have the
-    whole limit, however many are done (and near the limit's capacity the number of buckets
-    does not soar)."""
-    with writing_temporary_files(folder.parent.parent):
+def spill_facts(facts: Facts, folder: Path) -> Spilled:
+    """``facts`` with its tables written to ``folder`` (Arrow IPC, every type as it is): the
+    facts of the buckets done wait on disk, so the buckets analysed have the whole limit,
+    however many are done (and near the limit's capacity the number of buckets does not
+    soar)."""
+    tables = fact_tables(facts)
+    with temporary_files(folder.parent.parent):
         folder.mkdir(parents=True)
-        for name in FACT_TABLES:
-            getattr(facts, name).write_ipc(folder / f"{name}.arrow", compression="lz4")
+        for name, table in tables.items():
+            table.write_ipc(folder / f"{name}.arrow", compression="lz4")
+    size = sum(int(table.estimated_size()) for table in tables.values())
+    return Spilled(with_tables(facts, {name: table.clear() for name, table in tables.items()}), folder, size)
+
+
+def gather_facts(parts: list[Spilled]) -> Facts:
+    """The facts of the buckets ``spill_facts`` wrote, combined as ``concat_facts`` combines
+    them in memory."""
+    with temporary_files(parts[0].folder.parent.parent):
+        tables = {
+            name: pl.scan_ipc([part.folder / f"{name}.arrow" for part in parts], glob=False).collect()
+            for name in fact_tables(parts[0].facts)
+        }
+    return with_tables(concat_facts([part.facts for part in parts]), tables)
+
+
+def fact_tables(facts: Facts) -> dict[str, pl.DataFrame]:
+    return {
+        "funnel": facts.funnel,
+        "sessions": facts.sessions,
+        "baskets": facts.baskets,
+        "buyers": facts.buyers,
+    }
+
+
+def with_tables(facts: Facts, tables: dict[str, pl.DataFrame]) -> Facts:
     return replace(
         facts,
-        funnel=facts.funnel.clear(),
-        sessions=facts.sessions.clear(),
-        baskets=facts.baskets.clear(),
-        buyers=facts.buyers.clear(),
-    )
-
-
-def gather_facts(parts: list[Facts], folders: list[Path]) -> Facts:
-    """The facts of the buckets ``spill_facts`` wrote to ``folders``, combined as
-    ``concat_facts`` combines them in memory."""
-
-    def table(name: str) -> pl.DataFrame:
-        return pl.scan_ipc([folder / f"{name}.arrow" for folder in folders], glob=False).collect()
-
-    return replace(
-        concat_facts(parts),
-        funnel=table("funnel"),
-        sessions=table("sessions"),
-        baskets=table("baskets"),
-        buyers=table("buyers"),
+        funnel=tables["funnel"],
+        sessions=tables["sessions"],
+        baskets=tables["baskets"],
+        buyers=tables["buyers"],
     )
 
 
@@ -391,7 +392,7 @@ def split_by_user(
 def write_batch(batch: pl.DataFrame, root: Path, index: int) -> None:
     """Each bucket's rows of one batch to ``root/_bucket=K/<index>.parquet``, in one Polars
     query (a query per file cost about 0.5 ms more per file)."""
-    with writing_temporary_files(root):
+    with temporary_files(root):
         sinks = []
         for (bucket,), part in batch.partition_by(BUCKET, as_dict=True, include_key=False).items():
             folder = root / f"{BUCKET}={bucket}"
@@ -402,18 +403,18 @@ def write_batch(batch: pl.DataFrame, root: Path, index: int) -> None:
 
 
 @contextmanager
-def writing_temporary_files(root: Path) -> Iterator[None]:
-    """A failure to write under ``root`` (a full disk, mostly) as one ``InputError`` naming
-    the folder."""
+def temporary_files(root: Path) -> Iterator[None]:
+    """A failure to write or read the temporary files under ``root`` (a full disk, mostly)
+    as one ``InputError`` naming the temporary folder ``root`` is in."""
     try:
         yield
     except (OSError, pl.exceptions.PolarsError) as err:
         detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InputError(
-            f"cannot write the temporary bucket files: {detail}",
+            f"cannot write or read the temporary bucket files: {detail}",
             where=str(root.parent),
             hint="free some space there, or set TMPDIR to a folder on a disk with room "
-            "(the bucket files take about a quarter of the CSV's size)",
+            "(the temporary files take about a third of the CSV's size)",
         ) from None
 
 
@@ -425,7 +426,8 @@ def read_bucket(
     folder = root / f"{BUCKET}={bucket}"
     if not folder.is_dir():
         return pl.DataFrame()
-    frame = pl.read_parquet(sorted(folder.iterdir()), columns=columns)  # batch order is file order
+    with temporary_files(root):
+        frame = pl.read_parquet(sorted(folder.iterdir()), columns=columns)  # batch order is file order
     if journey.time_format == "auto":
         frame = repair_timestamps(frame, timezone=journey.timezone)
     return frame
