@@ -179,6 +179,7 @@ def test_init_names_some_unplaced_events_and_counts_the_rest(
         (("analyze", "--bad-rows", "quarantine={c}"), "-c and --bad-rows quarantine name the same file"),
         (("check", "--kpi", "users>=1", "--junit", "{c}"), "-c and --junit name the same file"),
         (("convert", "-o", "{c}"), "-c and -o name the same file"),
+        (("report", "-o", "{c}"), "-c and -o name the same file"),
     ],
 )
 def test_no_output_replaces_the_config(options: tuple[str, ...], message: str, tmp_path: Path) -> None:
@@ -191,6 +192,31 @@ def test_no_output_replaces_the_config(options: tuple[str, ...], message: str, t
         f"error: {config}: {message}\n  hint: give each its own file\n",
     )
     assert config.read_text() == TINY_YAML.read_text()
+
+
+@pytest.mark.parametrize(
+    ("command", "analysis"),
+    [
+        (("analyze", "-o", "{out}"), "journeyctl.api.analyze"),
+        (("check", "--kpi", "users>=1", "--junit", "{out}"), "journeyctl.api.check"),
+        (("report", "-o", "{out}"), "journeyctl.api.report"),
+        (("convert", "-o", "{out}"), "journeyctl.api.read_checked_events"),
+    ],
+)
+def test_an_output_that_cannot_be_written_is_refused_before_the_analysis(
+    command: tuple[str, ...], analysis: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the analysis ran")
+
+    monkeypatch.setattr(analysis, never)
+    out = tmp_path / "missing" / "result.out"
+    name, *rest = (part.format(out=out) for part in command)
+    assert run(name, str(TINY), "-c", str(TINY_YAML), *rest) == (
+        2,
+        "",
+        f"error: {out}: the output folder does not exist\n  hint: create the folder first\n",
+    )
 
 
 def test_quarantine_and_output_cannot_share_a_file(tmp_path: Path) -> None:

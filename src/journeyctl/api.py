@@ -27,7 +27,7 @@ from journeyctl.followup import ExportSpec, drop_off_stage, parse_export, user_i
 from journeyctl.followup import after_drop_off as drop_off_next_events
 from journeyctl.kpi_expr import parse_kpi
 from journeyctl.load import RAW_TS, STDIN, expand_sources, load_journey_events, repair_timestamps
-from journeyctl.output import write_output, write_parquet_output
+from journeyctl.output import refuse_unwritable, write_output, write_parquet_output
 from journeyctl.periods import PeriodKind
 from journeyctl.progress import Progress
 from journeyctl.quality import BadRowPolicy, apply_quality, parse_bad_rows, refuse_empty_files
@@ -358,6 +358,8 @@ def convert(
     ``bad_rows``. Returns the data-quality counts of the conversion."""
     journey = config if isinstance(config, JourneyConfig) else load_config(config)
     files = expand_sources(events)
+    inputs = [*files, *([] if isinstance(config, JourneyConfig) else [Path(config)])]
+    refuse_unwritable(output, inputs=inputs)  # before the reading, not after it
     frame, quality = read_checked_events(files, journey, bad_rows=bad_rows, dedupe=dedupe)
     columns = journey.columns
     names = {USER: columns.user, TS: columns.time, EVENT: columns.event}
@@ -367,7 +369,6 @@ def convert(
         *(pl.col(role).alias(name) for role, name in names.items()),
         *(pl.col(p) for p in journey.property_columns if p not in names.values()),
     )
-    inputs = [*files, *([] if isinstance(config, JourneyConfig) else [Path(config)])]
     write_parquet_output(ordered, output, inputs=inputs)
     return quality
 

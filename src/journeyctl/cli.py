@@ -25,6 +25,7 @@ from journeyctl.output import (
     append_output,
     refuse_clashes,
     refuse_unappendable,
+    refuse_unwritable,
     stdout_is_terminal,
     write_output,
 )
@@ -287,6 +288,8 @@ def analyze(
         exports = [("--export-users", export_target(spec)) for spec in export_users or []]
         policy = parse_bad_rows(bad_rows)
         refuse_clashes([("-c", config), *exports, ("-o", output), quarantine_file(policy)])
+        inputs = [config, *map(Path, events)]
+        refuse_unwritable(output, inputs=inputs)
         with progress_display(quiet=quiet) as progress:
             result = api.analyze(
                 events,
@@ -308,7 +311,7 @@ def analyze(
             )
         to_terminal = output is None and stdout_is_terminal()
         text = render(result, fmt, width=width or _terminal_width(to_terminal), color=to_terminal)
-        write_output(text, output, inputs=[config, *map(Path, events)])
+        write_output(text, output, inputs=inputs)
         _report_skipped(result.data_quality)
         for export in result.user_exports:
             typer.echo(
@@ -394,6 +397,8 @@ def check(
         inputs = [config, *map(Path, events)]
         policy = parse_bad_rows(bad_rows)
         refuse_clashes([("-c", config), ("--junit", junit), ("-o", output), quarantine_file(policy)])
+        for path in (junit, output):
+            refuse_unwritable(path, inputs=inputs)
         on_github = os.environ.get("GITHUB_ACTIONS") == "true"
         summary = os.environ.get("GITHUB_STEP_SUMMARY") if on_github else None
         if summary:  # refused before the analysis, not after the verdicts are printed
@@ -472,6 +477,9 @@ def report(
     """
     with reporting_errors():
         refuse_two_stdins(config, events)
+        refuse_clashes([("-c", config), ("-o", output)])
+        inputs = [config, *map(Path, events)]
+        refuse_unwritable(output, inputs=inputs)
         kind = _period_kind(period)
         day = _as_of_day(as_of)
         if fmt is None:
@@ -492,7 +500,7 @@ def report(
         text = render_period_report(
             result, fmt, width=width or _terminal_width(to_terminal), color=to_terminal
         )
-        write_output(text, output, inputs=[config, *map(Path, events)])
+        write_output(text, output, inputs=inputs)
 
 
 REPORT_SUFFIXES = {

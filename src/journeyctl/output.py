@@ -41,8 +41,29 @@ def write_parquet_output(frame: pl.DataFrame, path: Path, *, inputs: Iterable[Pa
 @contextlib.contextmanager
 def replacing(path: Path, *, inputs: Iterable[Path]) -> Iterator[str]:
     """A temporary file beside ``path`` to write, renamed over ``path`` when the block ends
-    without error and removed otherwise; an input, a directory or a missing folder is
-    refused (``UsageError``) before anything is written."""
+    without error and removed otherwise; what ``refuse_unwritable`` refuses is refused before
+    anything is written."""
+    refuse_unwritable(path, inputs=inputs)
+    target = path.resolve()
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, _file_mode(target))
+        os.replace(tmp, target)
+    except OSError as err:
+        raise UsageError(f"cannot write: {err.strerror}", where=str(path)) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def refuse_unwritable(path: Path | None, *, inputs: Iterable[Path]) -> None:
+    """``UsageError`` when ``path`` cannot take a result: it is one of the ``inputs``, a
+    directory, or in a folder that does not exist (None or ``-``, standard output, always can).
+    Commands check their outputs with it before the analysis, not after it."""
+    if path is None or str(path) == "-":
+        return
     target = path.resolve()
     if any(target == Path(p).resolve() for p in inputs):
         raise UsageError(
@@ -56,17 +77,6 @@ def replacing(path: Path, *, inputs: Iterable[Path]) -> Iterator[str]:
         )
     if not target.parent.is_dir():
         raise UsageError("the output folder does not exist", where=str(path), hint="create the folder first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        yield tmp
-        os.chmod(tmp, _file_mode(target))
-        os.replace(tmp, target)
-    except OSError as err:
-        raise UsageError(f"cannot write: {err.strerror}", where=str(path)) from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
 
 
 def _file_mode(target: Path) -> int:
