@@ -221,7 +221,8 @@ class Split:
         progress.stage("analysing buckets", total=self.buckets)
         now = datetime.now(UTC)  # one moment for every bucket's "events in the future"
         failing = threading.Event()  # with --bad-rows fail, once a bad row is seen only bad rows matter
-        spill_root = Path(tempfile.mkdtemp(prefix="facts-", dir=self.root))  # one per call
+        with temporary_files(self.root):
+            spill_root = Path(tempfile.mkdtemp(prefix="facts-", dir=self.root))  # one per call
 
         def analyse(bucket: int) -> Bucket:
             frame = read_bucket(self.root, bucket, self.journey)
