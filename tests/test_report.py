@@ -513,6 +513,22 @@ def test_json_report_carries_each_periods_breakdowns() -> None:
         assert [(v["value"], v["users"]) for v in breakdown["values"]] == expected
 
 
+def test_by_replaces_the_configs_breakdowns_in_a_report() -> None:
+    plain = funnel("a", "b", window="1d", extra="columns: {properties: [channel]}")
+    by = report(BY_CHANNEL, plain, period="day", periods=2, by=["channel"])
+    for mine, configured in ((by.current, by_channel().current), (by.comparison, by_channel().comparison)):
+        assert mine.result.breakdowns == configured.result.breakdowns and mine.result.breakdowns
+    assert report(BY_CHANNEL, plain, period="day", periods=2).current.result.breakdowns == []
+
+
+def test_report_by_an_unmapped_column_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "never.md"
+    code, out, err = run("report", STORE, "-c", STORE_YAML, "--by", "nosuch", "-o", str(target))
+    assert (code, out) == (2, "")
+    assert err.startswith("error: --by: 'nosuch' is not a mapped property column\n  hint: mapped properties:")
+    assert not target.exists()
+
+
 HOSTILE_CHANNEL = "<script>x</script>|`y`"
 
 

@@ -248,14 +248,18 @@ def report(
     compare: str = "previous",
     periods: int = 8,
     as_of: date | None = None,
+    by: Sequence[str | Sequence[str]] | None = None,
     memory_limit: int | str | None = None,
     progress: Progress | None = None,
 ) -> Report:
     """The period-over-period report (see ``journeyctl.report``); ``as_of`` is a calendar day
     in the journey's time zone: the current period is the last one ending by its midnight.
-    ``memory_limit`` and ``progress`` as for ``analyze``: files too large for the limit are
-    reported on bucket by bucket, with exactly the same report."""
+    ``by``, ``memory_limit`` and ``progress`` as for ``analyze``: ``by`` replaces the config's
+    breakdowns, and files too large for the limit are reported on bucket by bucket, with
+    exactly the same report."""
     journey = config if isinstance(config, JourneyConfig) else load_config(config)
+    if by is not None:
+        journey = journey.model_copy(update={"breakdowns": breakdown_settings(journey, by=by)})
     moment = None if as_of is None else datetime.combine(as_of, time(), ZoneInfo(journey.timezone))
     periods_back(compare, period, periods=periods)  # the options, before any event is read
     limit = memory_bytes(memory_limit)

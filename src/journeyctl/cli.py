@@ -112,6 +112,15 @@ BadRowsOption = Annotated[
     ),
 ]
 DedupeOption = Annotated[bool, typer.Option("--dedupe", help="Drop identical duplicate events.")]
+ByOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--by",
+        metavar="COLUMN",
+        help="Break every stage down by a mapped property (replaces the config's `breakdowns:`); "
+        "give it twice for the combinations of two columns.",
+    ),
+]
 WhereOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -208,15 +217,7 @@ def analyze(
     width: WidthOption = None,
     bad_rows: BadRowsOption = "fail",
     dedupe: DedupeOption = False,
-    by: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--by",
-            metavar="COLUMN",
-            help="Break every stage down by a mapped property (replaces the config's `breakdowns:`); "
-            "give it twice for the combinations of two columns.",
-        ),
-    ] = None,
+    by: ByOption = None,
     attribution: Annotated[
         str | None,
         typer.Option(
@@ -463,6 +464,7 @@ def report(
     ] = None,
     output: OutputOption = None,
     width: WidthOption = None,
+    by: ByOption = None,
     memory_limit: MemoryLimitOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -493,6 +495,7 @@ def report(
                 compare=compare,
                 periods=periods,
                 as_of=day,
+                by=[tuple(by)] if by else None,
                 memory_limit=memory_limit,
                 progress=progress,
             )
