@@ -152,6 +152,8 @@ def test_epoch_seconds_milliseconds_microseconds_nanoseconds_and_nothing_else() 
             TINY_YAML,
             "{f}: the file is empty\n  hint: export the events again, with a header row",
         ),
+        ("empty.ndjson", TINY_YAML, "{f}: the file is empty\n  hint: export the events again"),
+        ("empty.parquet", TINY_YAML, "{f}: the file is empty\n  hint: export the events again"),
         (
             "header_only.csv",
             TINY_YAML,

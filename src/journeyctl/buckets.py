@@ -144,8 +144,8 @@ def estimated_events(files: Sequence[Path]) -> int:
         if str(path) == "-":
             continue
         kind = file_kind(path)
-        if kind == "parquet":
-            total += pl.scan_parquet(path).select(pl.len()).collect().item()
+        if kind == "parquet":  # an empty file holds none, and reading it says so
+            total += pl.scan_parquet(path).select(pl.len()).collect().item() if path.stat().st_size else 0
             continue
         size = path.stat().st_size * (4 if path.suffix.lower() in (".gz", ".zst") else 1)
         total += size // CSV_BYTES_PER_EVENT

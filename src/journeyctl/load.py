@@ -159,6 +159,8 @@ def _scan_stored(path: Path, csv: CsvOptions) -> tuple[pl.LazyFrame, pl.Schema]:
     try:
         if str(path) == STDIN:
             frame = _csv_bytes(sys.stdin.buffer.read(), csv, path)
+        elif kind != "csv" and path.stat().st_size == 0:  # Polars' own words name no file
+            raise InputError("the file is empty", where=str(path), hint="export the events again")
         elif kind == "parquet":
             frame = pl.scan_parquet(path, glob=False).with_row_index(LINE, offset=1)
         elif kind == "ndjson":
