@@ -98,7 +98,7 @@ def analyze(
     inputs: list[Path] = []
     if exports and not isinstance(events, pl.DataFrame):
         events = inputs = expand_sources(events)  # once: the checks below and the reading share the list
-    inputs = [*inputs, *([] if isinstance(config, JourneyConfig) else [Path(config)])]
+    inputs = [*inputs, *config_file(config)]
     refuse_overwrites([spec.path for spec in exports], inputs)
     settings = breakdown_settings(journey, by=by, attribution=attribution, top=top, control=control)
     journey = journey.model_copy(update={"breakdowns": settings})
@@ -183,6 +183,11 @@ def bucketing(events: Events, memory_limit: int) -> tuple[list[Path] | None, int
         return files, bucket_count(files, memory_limit)
 
 
+def config_file(config: JourneyConfig | str | Path) -> list[Path]:
+    """The config's file, as an input no output may replace (none for a loaded config)."""
+    return [] if isinstance(config, JourneyConfig) else [Path(config)]
+
+
 def refuse_overwrites(targets: Sequence[Path], inputs: Sequence[Path]) -> None:
     """User lists go to files of their own: never an input, never the same file twice."""
     seen = {p.resolve() for p in inputs}
@@ -258,8 +263,7 @@ def report(
     breakdowns, and files too large for the limit are reported on bucket by bucket, with
     exactly the same report."""
     journey = config if isinstance(config, JourneyConfig) else load_config(config)
-    if by is not None:
-        journey = journey.model_copy(update={"breakdowns": breakdown_settings(journey, by=by)})
+    journey = journey.model_copy(update={"breakdowns": breakdown_settings(journey, by=by)})
     moment = None if as_of is None else datetime.combine(as_of, time(), ZoneInfo(journey.timezone))
     periods_back(compare, period, periods=periods)  # the options, before any event is read
     limit = memory_bytes(memory_limit)
@@ -362,7 +366,7 @@ def convert(
     ``bad_rows``. Returns the data-quality counts of the conversion."""
     journey = config if isinstance(config, JourneyConfig) else load_config(config)
     files = expand_sources(events)
-    inputs = [*files, *([] if isinstance(config, JourneyConfig) else [Path(config)])]
+    inputs = [*files, *config_file(config)]
     refuse_unwritable(output, inputs=inputs)  # before the reading, not after it
     frame, quality = read_checked_events(files, journey, bad_rows=bad_rows, dedupe=dedupe)
     columns = journey.columns

@@ -221,7 +221,7 @@ class Split:
         progress.stage("analysing buckets", total=self.buckets)
         now = datetime.now(UTC)  # one moment for every bucket's "events in the future"
         failing = threading.Event()  # with --bad-rows fail, once a bad row is seen only bad rows matter
-        with temporary_files(self.root):
+        with temporary_files():
             spill_root = Path(tempfile.mkdtemp(prefix="facts-", dir=self.root))  # one per call
 
         def analyse(bucket: int) -> Bucket:
@@ -288,9 +288,9 @@ def refuse_outgrown_facts(done: Sequence[Bucket], *, events: int, memory_limit: 
     seen = sum(outcome.events for outcome in done)
     kept = sum(spilled.size for outcome in done for spilled in outcome.facts)
     projected = kept * events // max(seen, 1)
-    if BASE_BYTES + projected + SUMMARY_BYTES <= memory_limit:
-        return
     need = BASE_BYTES + projected + SUMMARY_BYTES
+    if need <= memory_limit:
+        return
     raise UsageError(
         f"--memory-limit {memory_limit / 2**30:.1f} GiB is too small for these users: the facts kept "
         f"for the exact medians would take about {projected / 2**20:,.1f} MiB "
@@ -313,7 +313,7 @@ def spill_facts(facts: Facts, folder: Path) -> Spilled:
     however many are done (and near the limit's capacity the number of buckets does not
     soar)."""
     tables = fact_tables(facts)
-    with temporary_files(folder.parent.parent):
+    with temporary_files():
         folder.mkdir(parents=True)
         for name, table in tables.items():
             table.write_ipc(folder / f"{name}.arrow", compression="lz4")
@@ -324,7 +324,7 @@ def spill_facts(facts: Facts, folder: Path) -> Spilled:
 def gather_facts(parts: list[Spilled]) -> Facts:
     """The facts of the buckets ``spill_facts`` wrote, combined as ``concat_facts`` combines
     them in memory."""
-    with temporary_files(parts[0].folder.parent.parent):
+    with temporary_files():
         tables = {
             name: pl.scan_ipc([part.folder / f"{name}.arrow" for part in parts], glob=False).collect()
             for name in fact_tables(parts[0].facts)
@@ -393,7 +393,7 @@ def split_by_user(
 def write_batch(batch: pl.DataFrame, root: Path, index: int) -> None:
     """Each bucket's rows of one batch to ``root/_bucket=K/<index>.parquet``, in one Polars
     query (a query per file cost about 0.5 ms more per file)."""
-    with temporary_files(root):
+    with temporary_files():
         sinks = []
         for (bucket,), part in batch.partition_by(BUCKET, as_dict=True, include_key=False).items():
             folder = root / f"{BUCKET}={bucket}"
@@ -404,16 +404,16 @@ def write_batch(batch: pl.DataFrame, root: Path, index: int) -> None:
 
 
 @contextmanager
-def temporary_files(root: Path) -> Iterator[None]:
-    """A failure to write or read the temporary files under ``root`` (a full disk, mostly)
-    as one ``InputError`` naming the temporary folder ``root`` is in."""
+def temporary_files() -> Iterator[None]:
+    """A failure to write or read the temporary files (a full disk, mostly) as one
+    ``InputError`` naming the temporary folder they are in."""
     try:
         yield
     except (OSError, pl.exceptions.PolarsError) as err:
         detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InputError(
             f"cannot write or read the temporary bucket files: {detail}",
-            where=str(root.parent),
+            where=tempfile.gettempdir(),
             hint="free some space there, or set TMPDIR to a folder on a disk with room "
             "(the temporary files take about a third of the CSV's size)",
         ) from None
@@ -427,7 +427,7 @@ def read_bucket(
     folder = root / f"{BUCKET}={bucket}"
     if not folder.is_dir():
         return pl.DataFrame()
-    with temporary_files(root):
+    with temporary_files():
         frame = pl.read_parquet(sorted(folder.iterdir()), columns=columns)  # batch order is file order
     if journey.time_format == "auto":
         frame = repair_timestamps(frame, timezone=journey.timezone)

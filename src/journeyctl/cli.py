@@ -471,8 +471,8 @@ def report(
     """Compare the last complete calendar period with an earlier one, with trends, as a report.
 
     Every stage metric and rate of the current period against the comparison period (change,
-    better or worse, significance), pain points, each of the config's `breakdowns:` per value
-    against the comparison period, and the last N periods as a trend. The format follows the
+    better or worse, significance), pain points, each of the config's `breakdowns:` (or
+    --by) per value against the comparison period, and the last N periods as a trend. The format follows the
     -o file's extension (.md, .html, .json) unless --format is given.
 
     Example: journeyctl report 'exports/*.csv' -c journey.yaml --period week -o weekly.html
